@@ -1,0 +1,5 @@
+"""The ``anomalib-ae`` command line."""
+
+from anomalib_ae.cli.main import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,199 @@
+"""Shared machinery of the deep detectors: input layout, standardisation, split, training.
+
+A deep detector subclass supplies ``_build_module()`` (an :class:`~anomalib_ae.nn.AnomalyModule`
+for ``self.model_shape_`` and ``self.input_kind_``); training, early stopping, calibration on
+the held-out split, scoring and persistence come from here.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_random_state
+
+from anomalib_ae.detectors.base import BaseDetector
+from anomalib_ae.preprocessing import fit_standardizer, standardize
+from anomalib_ae.training import batched_apply, fit_module, score_device, seeded
+
+INPUT_KINDS = ("auto", "vector", "window", "image")
+
+
+def infer_input_kind(shape: tuple[int, ...], input_kind: str = "auto") -> str:
+    """"vector" for ``(d,)``, "image" for ``(C, H, W)`` / square ``(H, W)``, else "window".
+
+    A 3-D batch ``(n, a, b)`` is ambiguous: it is taken as grayscale images when ``a == b >= 8``
+    and as windows ``(n, T, d)`` otherwise; pass ``input_kind`` to decide explicitly.
+    """
+    if input_kind != "auto":
+        if input_kind == "vector" and len(shape) != 1:
+            raise ValueError(f"input_kind='vector' needs 2-D input (n, d), got per-sample shape {shape}")
+        if input_kind == "window" and len(shape) != 2:
+            raise ValueError(f"input_kind='window' needs 3-D input (n, T, d), got per-sample shape {shape}")
+        if input_kind == "image" and len(shape) not in (2, 3):
+            raise ValueError(f"input_kind='image' needs (n, H, W) or (n, C, H, W), got per-sample shape {shape}")
+        return input_kind
+    if len(shape) == 1:
+        return "vector"
+    if len(shape) == 2:
+        return "image" if shape[0] == shape[1] >= 8 else "window"
+    if len(shape) == 3:
+        return "image"
+    raise ValueError(f"unsupported per-sample shape {shape}: expected (d,), (T, d), (H, W) or (C, H, W)")
+
+
+def to_model_layout(X: np.ndarray, kind: str) -> np.ndarray:
+    """Images become ``(n, C, H, W)`` (channels-last RGB is transposed); others unchanged."""
+    if kind != "image":
+        return X
+    if X.ndim == 3:
+        return X[:, None, :, :]
+    if X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
+        return np.ascontiguousarray(X.transpose(0, 3, 1, 2))
+    return X
+
+
+class BaseDeepDetector(BaseDetector):
+    """Base of the torch detectors (the parameters below are shared by all of them).
+
+    Parameters
+    ----------
+    hidden_dims : sequence of int, optional
+        Hidden layer widths of dense networks, or channels of the strided conv stages for
+        images. Default (64, 32) for vectors and windows, (32, 64) for images.
+    latent_dim : int, optional
+        Bottleneck size. Default ``max(2, min(32, d // 4))`` for vectors/windows, 32 for images.
+    epochs, batch_size, lr, weight_decay
+        Adam training schedule.
+    validation_fraction : float, default 0.1
+        Share of the normal training data held out for early stopping and to calibrate
+        ``predict_proba`` / ``p_value`` (not used when fewer than 20 samples are given).
+    patience : int or None, default 5
+        Early-stopping patience in epochs on the validation loss; None trains all ``epochs``.
+    input_kind : {"auto", "vector", "window", "image"}
+        How to read the input; see :func:`infer_input_kind`.
+    random_state : int, RandomState or None
+        Seeds weights, split and batch order: the same seed gives identical scores on CPU.
+    accelerator : str, default "auto"
+        Lightning accelerator ("auto" uses a GPU when present, "cpu" forces the CPU).
+    verbose : bool or "auto"
+        Progress bar; "auto" shows it when stderr is an interactive terminal.
+    contamination : float in (0, 0.5], default 0.1
+        Fraction of training samples above ``threshold_``.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDetector._parameter_constraints,
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "input_kind": [StrOptions(set(INPUT_KINDS))],
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_dims": ["array-like", None],
+        "accelerator": [str],
+        "verbose": ["boolean", StrOptions({"auto"})],
+        "random_state": ["random_state"],
+    }
+
+    #: Minimum number of samples before a validation split is held out.
+    _min_samples_for_validation = 20
+
+    # ------------------------------------------------------------------ sizes
+    def _hidden_dims(self) -> tuple[int, ...]:
+        if self.hidden_dims is not None:
+            dims = tuple(int(h) for h in self.hidden_dims)
+            if not dims or min(dims) < 1:
+                raise ValueError(f"hidden_dims must be positive integers, got {self.hidden_dims!r}")
+            return dims
+        return (32, 64) if self.input_kind_ == "image" else (64, 32)
+
+    def _latent_dim(self) -> int:
+        if self.latent_dim is not None:
+            return int(self.latent_dim)
+        if self.input_kind_ == "image":
+            return 32
+        return max(2, min(32, prod(self.model_shape_) // 4))
+
+    # ------------------------------------------------------------------ hooks
+    def _build_module(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _rebuild_module(self, name: str) -> torch.nn.Module:
+        with seeded(0):
+            return self._build_module()
+
+    def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
+        """Build ``module_`` and train it; detectors with extra stages extend this."""
+        with seeded(seed):
+            self.module_ = self._build_module()
+        result = fit_module(
+            self.module_,
+            X_train,
+            y_train,
+            X_val,
+            y_val,
+            **self._fit_kwargs(seed),
+        )
+        self.n_epochs_ = result.epochs_run
+
+    def _fit_kwargs(self, seed: int) -> dict:
+        return dict(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            accelerator=self.accelerator,
+            verbose=self.verbose,
+            seed=seed,
+        )
+
+    def _module_score(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module_.score(x)
+
+    # ------------------------------------------------------------------ contract
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        """Validated input -> standardised float32 in model layout."""
+        return standardize(to_model_layout(X, self.input_kind_), self.mean_, self.scale_)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        self.input_kind_ = infer_input_kind(tuple(X.shape[1:]), self.input_kind)
+        Xm = to_model_layout(X, self.input_kind_)
+        self.model_shape_ = tuple(int(v) for v in Xm.shape[1:])
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        n = Xm.shape[0]
+        n_val = int(round(n * self.validation_fraction)) if n >= self._min_samples_for_validation else 0
+        order = rng.permutation(n)
+        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
+        Xs = standardize(Xm, self.mean_, self.scale_)
+        y_arr = None if y is None else np.asarray(y).astype(np.float32)
+        self._train(
+            Xs[train_idx],
+            None if y_arr is None else y_arr[train_idx],
+            Xs[val_idx] if n_val else None,
+            None if (y_arr is None or not n_val) else y_arr[val_idx],
+            seed,
+        )
+        self.calibration_scores_ = None
+        if n_val:
+            val_scores = self._score_prepared(Xs[val_idx])
+            if y_arr is not None:  # calibrate on held-out samples not labelled anomalous
+                val_scores = val_scores[y_arr[val_idx] <= 0]
+            self.calibration_scores_ = val_scores if val_scores.size else None
+
+    def _score_prepared(self, Xs: np.ndarray) -> np.ndarray:
+        device = score_device(self.accelerator)
+        self.module_.to(device).eval()
+        rows = max(1, min(65536, 2**21 // max(1, prod(Xs.shape[1:]))))
+        return batched_apply(self._module_score, Xs, batch_size=rows, device=device)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return self._score_prepared(self._prepare(X))

@@ -1,0 +1,58 @@
+"""``ae``: autoencoder scored by mean squared reconstruction error."""
+
+from __future__ import annotations
+
+from anomalib_ae.detectors._deep import BaseDeepDetector
+from anomalib_ae.nn.autoencoder import build_autoencoder
+from anomalib_ae.registry import register_detector
+
+
+@register_detector("ae")
+class AutoEncoder(BaseDeepDetector):
+    """Autoencoder: dense for vectors ``(n, d)`` and windows ``(n, T, d)``, convolutional for images.
+
+    Score = per-sample mean squared reconstruction error of the standardised input.
+    Parameters are those of :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
+
+    Examples
+    --------
+    >>> import numpy as np, anomalib_ae
+    >>> X = np.random.default_rng(0).normal(size=(200, 8))
+    >>> det = anomalib_ae.create("ae", epochs=2, random_state=0, verbose=False).fit(X)
+    >>> det.score(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_dims=None,
+        latent_dim=None,
+        epochs=30,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=0.0,
+        validation_fraction=0.1,
+        patience=5,
+        input_kind="auto",
+        random_state=None,
+        accelerator="auto",
+        verbose="auto",
+        contamination=0.1,
+    ):
+        self.hidden_dims = hidden_dims
+        self.latent_dim = latent_dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.input_kind = input_kind
+        self.random_state = random_state
+        self.accelerator = accelerator
+        self.verbose = verbose
+        self.contamination = contamination
+
+    def _build_module(self):
+        return build_autoencoder(self.model_shape_, self.input_kind_, self._hidden_dims(), self._latent_dim())

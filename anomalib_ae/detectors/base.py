@@ -1,0 +1,166 @@
+"""The detector contract every anomalib_ae detector follows.
+
+``score(X)`` is the primary method: float64 of shape ``(n_samples,)``, **higher = more
+anomalous**. Everything else is a translation of it:
+
+* scikit-learn: ``score_samples = -score``, ``decision_function = threshold_ - score``
+  (negative = anomaly), ``predict`` in {+1 normal, -1 anomaly};
+* PyOD: ``decision_scores_`` (training scores), ``threshold_``, ``labels_`` in {0, 1};
+* probabilities: ``predict_proba`` gives ``[P(normal), P(anomaly)]`` from a conformal p-value
+  against scores of normal data the model did not train on (when the detector held some out),
+  ``p_value`` gives that p-value itself.
+
+A detector subclass writes only ``_fit(X, y)`` and ``_score(X)`` on validated arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from anomalib_ae.scoring.calibration import conformal_p_values
+from anomalib_ae.scoring.threshold import contamination_threshold
+
+
+class BaseDetector(OutlierMixin, BaseEstimator):
+    """Base class of all detectors: validation, threshold, labels, probabilities, persistence.
+
+    Parameters common to every detector
+    -----------------------------------
+    contamination : float in (0, 0.5], default 0.1
+        Fraction of training samples flagged as anomalous; sets ``threshold_``.
+    """
+
+    _parameter_constraints: dict = {"contamination": [Interval(Real, 0.0, 0.5, closed="right")]}
+
+    #: Registered name; set by :func:`anomalib_ae.register_detector`.
+    _registered_name: str | None = None
+
+    # ------------------------------------------------------------------ to implement
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        """Train on validated normal data ``X`` (ndim >= 2). May set ``calibration_scores_``."""
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly scores of validated ``X``: ``(n,)``, higher = more anomalous."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ validation
+    def _validate_input(self, X, *, reset: bool) -> np.ndarray:
+        """Check X once, at the edge: numeric, finite, non-empty, at least 2-D, shape as at fit."""
+        if X is None:
+            raise ValueError(f"{type(self).__name__} needs input data X, got None")
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            allow_nd=True,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=True,
+            ensure_min_samples=1,
+        )
+        shape = tuple(int(v) for v in X.shape[1:])
+        if reset:
+            self.input_shape_ = shape
+        elif shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X has per-sample shape {shape}, but {type(self).__name__} was fitted on per-sample "
+                f"shape {tuple(self.input_shape_)}"
+            )
+        return X
+
+    # ------------------------------------------------------------------ fit / score
+    def fit(self, X, y=None):
+        """Fit on normal data ``X``; ``y`` is ignored except by semi-supervised detectors.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = self._validate_input(X, reset=True)
+        if y is not None:
+            y = np.asarray(y)
+            if y.shape[:1] != X.shape[:1]:
+                raise ValueError(f"y has {y.shape[0] if y.ndim else 0} labels but X has {X.shape[0]} samples")
+        self.calibration_scores_ = None
+        self._fit(X, y)
+        self.decision_scores_ = self._checked_scores(self._score(X), X.shape[0])
+        self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        if getattr(self, "calibration_scores_", None) is None:
+            # No held-out normal data: calibrate on training scores (optimistic, documented).
+            self.calibration_scores_ = self.decision_scores_.copy()
+        return self
+
+    def _checked_scores(self, scores, n: int) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if scores.shape != (n,):
+            raise RuntimeError(f"{type(self).__name__} returned {scores.shape[0]} scores for {n} samples")
+        if not np.all(np.isfinite(scores)):
+            raise RuntimeError(
+                f"{type(self).__name__} produced non-finite scores (training diverged?); try a smaller lr"
+            )
+        return scores
+
+    def score(self, X, y=None) -> np.ndarray:
+        """Anomaly score of each sample: float64 ``(n_samples,)``, higher = more anomalous."""
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        return self._checked_scores(self._score(X), X.shape[0])
+
+    # ------------------------------------------------------------------ scikit-learn view
+    def score_samples(self, X) -> np.ndarray:
+        """scikit-learn convention: higher = more normal (``-score``)."""
+        return -self.score(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        """``threshold_ - score``: negative for anomalies, positive for normal samples."""
+        return self.threshold_ - self.score(X)
+
+    def predict(self, X) -> np.ndarray:
+        """+1 for normal, -1 for anomalous samples (scikit-learn convention)."""
+        return np.where(self.decision_function(X) >= 0, 1, -1).astype(np.int64)
+
+    # ------------------------------------------------------------------ probabilities
+    def p_value(self, X) -> np.ndarray:
+        """Conformal p-value against held-out normal scores: small = anomalous."""
+        return conformal_p_values(self.calibration_scores_, self.score(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """``(n, 2)``: [P(normal), P(anomaly)], with P(anomaly) = 1 - p-value."""
+        p_anomaly = 1.0 - self.p_value(X)
+        return np.column_stack([1.0 - p_anomaly, p_anomaly])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write parameters, fitted state and weights to one safe file (see :mod:`anomalib_ae.io`)."""
+        from anomalib_ae.io import save
+
+        save(self, path)
+
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Fitted state as (arrays, JSON-able dict); the default covers arrays, scalars and modules."""
+        from anomalib_ae.io import default_get_state
+
+        return default_get_state(self)
+
+    def _set_state(self, arrays: dict[str, np.ndarray], state: dict) -> None:
+        from anomalib_ae.io import default_set_state
+
+        default_set_state(self, arrays, state)
+
+    def _rebuild_module(self, name: str):
+        """Rebuild the (untrained) torch module stored under attribute ``name`` when loading."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rebuild module {name!r}")
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

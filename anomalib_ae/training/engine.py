@@ -1,0 +1,212 @@
+"""The one place that builds a ``pytorch_lightning.Trainer``.
+
+Detectors call :func:`fit_module` with a plain :class:`~anomalib_ae.nn.base.AnomalyModule`
+and numpy arrays; :class:`AnomalySystem` trains it by calling only ``module.loss``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, EarlyStopping
+
+from anomalib_ae.nn.base import AnomalyModule
+
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+
+
+class TensorBatches:
+    """Mini-batches sliced from in-memory tensors: far cheaper than a ``DataLoader``.
+
+    Shuffles with its own seeded generator, so training order depends only on the seed.
+    """
+
+    def __init__(self, tensors: Sequence[torch.Tensor], batch_size: int, shuffle: bool, seed: int = 0) -> None:
+        self.tensors = tuple(tensors)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.n = int(self.tensors[0].shape[0])
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=self.generator)
+            for start in range(0, self.n, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                yield tuple(t[idx] for t in self.tensors)
+        else:
+            for start in range(0, self.n, self.batch_size):
+                yield tuple(t[start : start + self.batch_size] for t in self.tensors)
+
+
+class AnomalySystem(pl.LightningModule):
+    """Lightning training system around any :class:`AnomalyModule` (Adam, optional weight decay)."""
+
+    def __init__(self, model: AnomalyModule, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+        super().__init__()
+        self.model = model
+        self.lr = lr
+        self.weight_decay = weight_decay
+
+    @staticmethod
+    def _unpack(batch):
+        x = batch[0]
+        y = batch[1] if len(batch) > 1 else None
+        return x, y
+
+    def training_step(self, batch, batch_idx):
+        x, y = self._unpack(batch)
+        loss = self.model.loss(x, y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = self._unpack(batch)
+        loss = self.model.loss(x, y)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+@dataclass
+class TrainResult:
+    """What a training run did."""
+
+    epochs_run: int
+    train_loss: float | None
+    val_loss: float | None
+    stopped_early: bool
+
+
+def resolve_verbose(verbose) -> bool:
+    """``"auto"``: show a progress bar when stderr is an interactive terminal."""
+    if verbose == "auto":
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return bool(verbose)
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded, restoring the caller's RNG state afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+@contextlib.contextmanager
+def _quiet_lightning(verbose: bool) -> Iterator[None]:
+    loggers = [logging.getLogger(n) for n in _LIGHTNING_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        if not verbose:
+            for lg in loggers:
+                lg.setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        warnings.filterwarnings("ignore", message=".*LightningModule.*has parameters that were not used.*")
+        warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        warnings.filterwarnings("ignore", message=".*`isinstance.*treespec.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="pytorch_lightning.trainer.connectors.data_connector")
+        try:
+            yield
+        finally:
+            for lg, lvl in zip(loggers, levels):
+                lg.setLevel(lvl)
+
+
+def _as_tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def fit_module(
+    module: AnomalyModule,
+    X_train: np.ndarray,
+    y_train: np.ndarray | None = None,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    weight_decay: float = 0.0,
+    patience: int | None = 5,
+    accelerator: str = "auto",
+    verbose: bool | str = "auto",
+    callbacks: Sequence[Callback] = (),
+    system: pl.LightningModule | None = None,
+) -> TrainResult:
+    """Train ``module`` in place on ``X_train`` with a Lightning ``Trainer``.
+
+    With ``X_val`` the validation loss is logged each epoch and, when ``patience`` is set,
+    training stops early once it has not improved for ``patience`` epochs. The module ends in
+    eval mode on the CPU. ``system`` replaces the default :class:`AnomalySystem` (a detector
+    with a special training step brings its own LightningModule).
+    """
+    show = resolve_verbose(verbose)
+    train_tensors = [_as_tensor(X_train)] + ([_as_tensor(y_train)] if y_train is not None else [])
+    train = TensorBatches(train_tensors, batch_size, shuffle=True, seed=seed)
+    val = None
+    cbs = list(callbacks)
+    if X_val is not None and len(X_val) > 0:
+        val_tensors = [_as_tensor(X_val)] + ([_as_tensor(y_val)] if y_val is not None else [])
+        val = TensorBatches(val_tensors, max(batch_size, 1024), shuffle=False)
+        if patience:
+            cbs.append(EarlyStopping(monitor="val_loss", patience=int(patience), mode="min"))
+    system = system if system is not None else AnomalySystem(module, lr=lr, weight_decay=weight_decay)
+    with _quiet_lightning(show), seeded(seed):
+        trainer = pl.Trainer(
+            accelerator=accelerator,
+            devices=1,
+            max_epochs=int(epochs),
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=show,
+            num_sanity_val_steps=0,
+            callbacks=cbs,
+            deterministic=False,
+            log_every_n_steps=50,
+        )
+        trainer.fit(system, train_dataloaders=train, val_dataloaders=val)
+    module.cpu().eval()
+    metrics = trainer.callback_metrics
+    stopped = any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in cbs)
+    return TrainResult(
+        epochs_run=int(trainer.current_epoch),
+        train_loss=float(metrics["train_loss"]) if "train_loss" in metrics else None,
+        val_loss=float(metrics["val_loss"]) if "val_loss" in metrics else None,
+        stopped_early=stopped,
+    )
+
+
+def score_device(accelerator: str) -> torch.device:
+    """Device used for scoring: the GPU when the accelerator allows it and one is present."""
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def batched_apply(fn, X: np.ndarray, batch_size: int = 4096, device: torch.device | None = None) -> np.ndarray:
+    """Apply ``fn`` (tensor -> tensor of per-sample values) over ``X`` in batches; float64 result."""
+    device = device or torch.device("cpu")
+    X_t = _as_tensor(X)
+    outs = []
+    for start in range(0, X_t.shape[0], batch_size):
+        outs.append(fn(X_t[start : start + batch_size].to(device)).detach().cpu())
+    return torch.cat(outs).numpy().astype(np.float64)
