@@ -55,6 +55,14 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """Check X once, at the edge: numeric, finite, non-empty, at least 2-D, shape as at fit."""
         if X is None:
             raise ValueError(f"{type(self).__name__} needs input data X, got None")
+        shape_in = getattr(X, "shape", None)
+        if not reset and shape_in is not None and len(shape_in) >= 2 and len(shape_in) + len(self.input_shape_) > 4:
+            # windows / images: name the per-sample shape rather than "n features"
+            if tuple(shape_in[1:]) != tuple(self.input_shape_):
+                raise ValueError(
+                    f"X has per-sample shape {tuple(shape_in[1:])}, but {type(self).__name__} was fitted on "
+                    f"per-sample shape {tuple(self.input_shape_)}"
+                )
         X = validate_data(
             self,
             X,
@@ -92,6 +100,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         self._fit(X, y)
         self.decision_scores_ = self._checked_scores(self._score(X), X.shape[0])
         self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
+        self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         if getattr(self, "calibration_scores_", None) is None:
             # No held-out normal data: calibrate on training scores (optimistic, documented).
@@ -121,7 +130,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """``threshold_ - score``: negative for anomalies, positive for normal samples."""
-        return self.threshold_ - self.score(X)
+        scores = self.score(X)
+        return self.threshold_ - scores
 
     def predict(self, X) -> np.ndarray:
         """+1 for normal, -1 for anomalous samples (scikit-learn convention)."""
@@ -130,7 +140,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ probabilities
     def p_value(self, X) -> np.ndarray:
         """Conformal p-value against held-out normal scores: small = anomalous."""
-        return conformal_p_values(self.calibration_scores_, self.score(X))
+        scores = self.score(X)
+        return conformal_p_values(self.calibration_scores_, scores)
 
     def predict_proba(self, X) -> np.ndarray:
         """``(n, 2)``: [P(normal), P(anomaly)], with P(anomaly) = 1 - p-value."""

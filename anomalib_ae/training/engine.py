@@ -117,6 +117,7 @@ def _quiet_lightning(verbose: bool) -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
         warnings.filterwarnings("ignore", message=".*LightningModule.*has parameters that were not used.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        warnings.filterwarnings("ignore", message=".*defined a `validation_step` but have no `val_dataloader`.*")
         warnings.filterwarnings("ignore", message=".*`isinstance.*treespec.*")
         warnings.filterwarnings("ignore", category=UserWarning, module="pytorch_lightning.trainer.connectors.data_connector")
         try:

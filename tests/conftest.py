@@ -1,0 +1,24 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def blobs_with_outliers():
+    """200 normal points around 0 in 6-D for training, a test set with 10 planted far outliers."""
+    r = np.random.default_rng(42)
+    X_train = r.normal(size=(200, 6)).astype(np.float32)
+    X_test = np.vstack([r.normal(size=(90, 6)), r.normal(loc=6.0, size=(10, 6))]).astype(np.float32)
+    y_test = np.r_[np.zeros(90, int), np.ones(10, int)]
+    return X_train, X_test, y_test

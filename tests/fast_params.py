@@ -1,0 +1,22 @@
+"""Fast constructor parameters per registered detector, for tests (tiny nets, few epochs)."""
+
+import anomalib_ae
+
+_DEEP_FAST = {"epochs": 3, "batch_size": 32, "random_state": 0, "verbose": False, "accelerator": "cpu"}
+
+# Extra per-detector overrides (merged over the generic deep settings when the detector has them).
+OVERRIDES: dict[str, dict] = {}
+
+
+def fast_params(name: str) -> dict:
+    cls = anomalib_ae.get_detector_class(name)
+    valid = set(cls().get_params(deep=False))
+    params = {k: v for k, v in _DEEP_FAST.items() if k in valid}
+    if "random_state" in valid:
+        params["random_state"] = 0
+    params.update(OVERRIDES.get(name, {}))
+    return params
+
+
+def make(name: str, **extra):
+    return anomalib_ae.create(name, **{**fast_params(name), **extra})

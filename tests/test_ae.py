@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+
+import anomalib_ae
+from anomalib_ae.detectors._deep import infer_input_kind
+from anomalib_ae.nn.autoencoder import ConvAutoEncoder, DenseAutoEncoder, per_sample_mse
+from fast_params import make
+
+
+def test_zero_reconstruction_error_is_zero():
+    x = torch.randn(4, 3, 5)
+    assert torch.equal(per_sample_mse(x, x.clone()), torch.zeros(4))
+    assert per_sample_mse(x, x + 1.0).allclose(torch.ones(4))
+
+
+def test_input_kind_inference():
+    assert infer_input_kind((8,)) == "vector"
+    assert infer_input_kind((50, 38)) == "window"
+    assert infer_input_kind((28, 28)) == "image"
+    assert infer_input_kind((3, 64, 64)) == "image"
+    assert infer_input_kind((28, 28), "window") == "window"
+    with pytest.raises(ValueError, match="input_kind='vector'"):
+        infer_input_kind((28, 28), "vector")
+
+
+def test_dense_for_windows_conv_for_images():
+    rng = np.random.default_rng(0)
+    win = make("ae").fit(rng.normal(size=(40, 12, 3)).astype(np.float32))
+    assert isinstance(win.module_, DenseAutoEncoder) and win.input_kind_ == "window"
+    img = make("ae").fit(rng.random((30, 28, 28)).astype(np.float32))
+    assert isinstance(img.module_, ConvAutoEncoder) and img.model_shape_ == (1, 28, 28)
+    rgb = make("ae").fit(rng.random((12, 3, 32, 32)).astype(np.float32))
+    assert rgb.model_shape_ == (3, 32, 32)
+    hwc = make("ae").fit(rng.random((12, 32, 32, 3)).astype(np.float32))
+    assert hwc.model_shape_ == (3, 32, 32)
+    assert hwc.score(rng.random((2, 32, 32, 3))).shape == (2,)
+
+
+def test_image_ae_finds_corrupted_images():
+    rng = np.random.default_rng(0)
+    # smooth normal images; anomalies carry a bright square
+    base = np.linspace(0, 1, 28, dtype=np.float32)
+    normal = (base[None, :, None] * base[None, None, :]) + 0.05 * rng.random((80, 28, 28), dtype=np.float32)
+    test = normal[:20].copy()
+    test[10:, 5:15, 5:15] = 3.0
+    det = make("ae", epochs=40).fit(normal[20:])
+    s = det.score(test)
+    assert s[10:].min() > s[:10].max()
+
+
+def test_same_seed_same_scores_and_other_seed_differs(blobs_with_outliers):
+    X_train, X_test, _ = blobs_with_outliers
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    a = make("ae", random_state=3).fit(X_train).score(X_test)
+    b = make("ae", random_state=3).fit(X_train).score(X_test)
+    c = make("ae", random_state=4).fit(X_train).score(X_test)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(1), before)  # fitting does not disturb the caller's RNG
+
+
+def test_standardisation_fitted_on_training_data():
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(100, 3)) * [1, 100, 0.01] + [5, -50, 2]).astype(np.float32)
+    det = make("ae", validation_fraction=0.0).fit(X)
+    np.testing.assert_allclose(det.mean_, X.mean(axis=0), rtol=1e-4)
+    np.testing.assert_allclose(det.scale_, X.std(axis=0), rtol=1e-3)
+
+
+def test_early_stopping_and_validation_split(blobs_with_outliers):
+    X_train = blobs_with_outliers[0]
+    det = make("ae", epochs=200, patience=2, lr=0.05).fit(X_train)
+    assert det.n_epochs_ < 200
+    assert det.calibration_scores_.shape == (20,)  # 10 % held out, used for calibration
+
+
+def test_create_quickstart_api(tmp_path, blobs_with_outliers):
+    X_train, X_test, _ = blobs_with_outliers
+    det = anomalib_ae.create("ae", epochs=5, verbose=False, random_state=0)
+    det.fit(X_train)
+    proba = det.predict_proba(X_test)
+    det.save(tmp_path / "ae.pt")
+    again = anomalib_ae.load(tmp_path / "ae.pt")
+    np.testing.assert_array_equal(again.predict_proba(X_test), proba)
