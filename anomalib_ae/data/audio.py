@@ -227,12 +227,15 @@ class AudioFeaturizer:
         errors: list[FileError] = []
         for p in _expand(paths):
             try:
-                vec = self.stack_context(self.log_mel_signal(self.read(p)))
+                y = self.read(p)
+                n_stft = 1 + len(y) // int(self.hop_length)  # librosa's centred STFT
+                if n_stft < int(self.n_context):
+                    errors.append(FileError(p, f"clip too short: {len(y)} samples give {n_stft} STFT "
+                                               f"frame(s), fewer than n_context={self.n_context}"))
+                    continue
+                vec = self.stack_context(self.log_mel_signal(y))
             except Exception as exc:  # noqa: BLE001 - any read failure is recorded, not raised
                 errors.append(FileError(p, describe_exception(exc)))
-                continue
-            if len(vec) == 0:
-                errors.append(FileError(p, f"clip too short: fewer than n_context={self.n_context} STFT frames"))
                 continue
             idx.append(np.full(len(vec), len(ok), dtype=np.int64))
             rows.append(vec)
@@ -264,7 +267,9 @@ class AudioFeaturizer:
         return out
 
 
-def log_mel(paths: str | Path | Iterable[str | Path], featurizer: AudioFeaturizer | None = None) -> list[np.ndarray | None]:
+def log_mel(
+    paths: str | Path | Iterable[str | Path], featurizer: AudioFeaturizer | None = None
+) -> list[np.ndarray | None]:
     """Log-mel spectrograms of clips with ``featurizer`` (default DCASE settings).
 
     See :meth:`AudioFeaturizer.log_mel`.

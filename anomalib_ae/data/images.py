@@ -126,7 +126,8 @@ def _resize(arr: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray
         return arr
     h, w = size
     if arr.ndim == 2:
-        return np.asarray(Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32)).resize((w, h), resample), dtype=np.float32)
+        img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32))
+        return np.asarray(img.resize((w, h), resample), dtype=np.float32)
     chans = [np.asarray(Image.fromarray(np.ascontiguousarray(arr[:, :, c], dtype=np.float32)).resize((w, h), resample))
              for c in range(arr.shape[2])]
     return np.stack(chans, axis=2).astype(np.float32)
@@ -239,8 +240,9 @@ class ImagePreprocessor:
         Raises
         ------
         ValueError
-            When ``size`` is None and readable images differ in size (or, with
-            ``mode=None``, in grey/colour): name the first file that differs.
+            When ``size`` is None and readable images differ in size; the message
+            names the first file that differs.  (With ``mode=None`` the first readable
+            image fixes grey or colour and later images are converted to it.)
         """
         size, mode = self._resolved()
         arrs: list[np.ndarray] = []
@@ -367,6 +369,8 @@ def load_image_folder(
         without a mask file gets an all-zero mask; if such an image is labelled
         anomalous, a warning names how many.  Masks are resized with a box filter and
         kept as 1 wherever any defect pixel falls (small defects survive downsizing).
+        A mask file that cannot be read is reported in ``errors`` under the mask's path
+        (its image still loads, with an all-zero mask).
 
     Returns
     -------

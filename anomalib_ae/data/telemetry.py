@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 
 from anomalib_ae.data.errors import RowError
+from anomalib_ae.data.tabular import read_table
 
 __all__ = [
     "TelemetryWindower",
     "WindowBatch",
-    "read_table",
     "windows_to_timestamps",
     "windows_to_timestamps_per_metric",
 ]
@@ -95,18 +95,17 @@ class WindowBatch:
         return len(self.X)
 
 
-def read_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
-    """Read a ``.csv`` (``.csv.gz`` ...) or ``.parquet`` / ``.pq`` file with pandas."""
-    p = str(path)
-    low = p.lower()
-    if low.endswith((".parquet", ".pq")):
-        return pd.read_parquet(p, **kwargs)
-    return pd.read_csv(p, **kwargs)
-
-
 def _first_bad(df: pd.DataFrame, col: str, bad: np.ndarray) -> str:
     pos = int(np.flatnonzero(bad)[0])
     return f"row {pos} (index label {df.index[pos]!r}): {df[col].iloc[pos]!r}"
+
+
+def _to_datetime(s: pd.Series, **kw: Any) -> pd.Series:
+    """``pd.to_datetime`` with NaT for bad values; mixed time zones are converted to UTC."""
+    try:
+        return pd.to_datetime(s, errors="coerce", **kw)
+    except (TypeError, ValueError):  # mixed time zones
+        return pd.to_datetime(s, errors="coerce", utc=True, **kw)
 
 
 def _parse_time(df: pd.DataFrame, col: str) -> tuple[np.ndarray, str]:
@@ -118,22 +117,16 @@ def _parse_time(df: pd.DataFrame, col: str) -> tuple[np.ndarray, str]:
         t = s.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(t)
         if bad.any():
-            raise ValueError(f"timestamp column {col!r} has a missing or non-finite value at {_first_bad(df, col, bad)}")
+            where = _first_bad(df, col, bad)
+            raise ValueError(f"timestamp column {col!r} has a missing or non-finite value at {where}")
         return t, "numeric"
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = s
     else:
-        try:
-            parsed = pd.to_datetime(s, errors="coerce")
-        except (TypeError, ValueError):  # e.g. mixed time zones
-            parsed = pd.to_datetime(s, errors="coerce", utc=True)
-        miss = (parsed.isna() & s.notna()).to_numpy()
-        if miss.any():  # the inferred format did not fit every row: parse those one by one
-            try:
-                parsed = parsed.copy()
-                parsed[miss] = pd.to_datetime(s[miss], errors="coerce", format="mixed")
-            except (TypeError, ValueError):
-                pass
+        parsed = _to_datetime(s)
+        if (parsed.isna() & s.notna()).any():
+            # the format inferred from the first row does not fit every row: parse row by row
+            parsed = _to_datetime(s, format="mixed")
     bad = parsed.isna().to_numpy()
     if bad.any():
         raise ValueError(f"timestamp column {col!r} cannot be parsed at {_first_bad(df, col, bad)}")
@@ -178,7 +171,11 @@ class TelemetryWindower:
     stride : int, default=1
         Rows between window starts.
     timestamp_col : str, default="timestamp"
-        Datetime-like (or parseable strings) or numeric (e.g. a step counter).
+        Datetime-like (or parseable strings) or numeric (e.g. a step counter).  Strings
+        are parsed with the format pandas infers from the first row, and row by row
+        (``format="mixed"``) when that format does not fit every row.  Time-zone-aware
+        values are converted to UTC; a column that mixes zones, or naive and aware
+        values, is read as UTC.
     entity_col : str or None, default=None
         Column naming the node / machine; windows never mix entities.
     metric_cols : list of str or None, default=None
