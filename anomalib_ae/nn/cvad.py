@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import prod
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -36,14 +37,15 @@ def _skip_stage(n_stages: int) -> int:
     return max(1, n_stages // 2)
 
 
-class _Level:
-    """Names of the intermediate tensors of one forward pass (plain holder, not a module)."""
+class CascadeOutput(NamedTuple):
+    """Tensors of one cascade pass: both posteriors and both decoder outputs."""
 
-    __slots__ = ("mu1", "logvar1", "mu2", "logvar2", "x1", "x2")
-
-    def __init__(self, **kw: torch.Tensor) -> None:
-        for k, v in kw.items():
-            setattr(self, k, v)
+    mu1: torch.Tensor
+    logvar1: torch.Tensor
+    mu2: torch.Tensor
+    logvar2: torch.Tensor
+    x1: torch.Tensor
+    x2: torch.Tensor
 
 
 class CascadeVAE(AnomalyModule):
@@ -147,7 +149,8 @@ class CascadeVAE(AnomalyModule):
         mu, logvar = self.level2_head(h).chunk(2, dim=1)
         return mu, logvar.clamp(*_LOGVAR_RANGE)
 
-    def _run(self, x: torch.Tensor, sample: bool) -> _Level:
+    def run(self, x: torch.Tensor, sample: bool = False) -> CascadeOutput:
+        """One pass; ``sample=True`` draws both latents, otherwise their means are used."""
         def draw(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
             return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
 
@@ -155,7 +158,7 @@ class CascadeVAE(AnomalyModule):
         dec_feats, x1 = self._decode1(draw(mu1, logvar1))
         mu2, logvar2 = self._level2_stats(dec_feats, skip)
         x2 = self._decode2(draw(mu2, logvar2))
-        return _Level(mu1=mu1, logvar1=logvar1, mu2=mu2, logvar2=logvar2, x1=x1, x2=x2)
+        return CascadeOutput(mu1=mu1, logvar1=logvar1, mu2=mu2, logvar2=logvar2, x1=x1, x2=x2)
 
     # -- public API -----------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -164,10 +167,10 @@ class CascadeVAE(AnomalyModule):
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction from the mean latent codes, same shape as ``x``."""
-        out = self._run(x, sample=False)
+        out = self.run(x, sample=False)
         return (0.5 * (out.x1 + out.x2)).view_as(x)
 
-    def _recon_kl(self, x: torch.Tensor, out: _Level) -> torch.Tensor:
+    def _recon_kl(self, x: torch.Tensor, out: CascadeOutput) -> torch.Tensor:
         recon = (0.5 * (out.x1 + out.x2)).view_as(x)
         kl = gaussian_kl(out.mu1, out.logvar1) + gaussian_kl(out.mu2, out.logvar2)
         return per_sample_mse(x, recon) + self.beta * kl / x[0].numel()
@@ -177,10 +180,10 @@ class CascadeVAE(AnomalyModule):
 
         Uses the mean latent codes, so it is deterministic.
         """
-        return self._recon_kl(x, self._run(x, sample=False))
+        return self._recon_kl(x, self.run(x, sample=False))
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self._recon_kl(x, self._run(x, sample=True)).mean()
+        return self._recon_kl(x, self.run(x, sample=True)).mean()
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         return self.recon_kl(x)

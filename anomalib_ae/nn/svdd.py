@@ -85,7 +85,9 @@ class SVDDConvNet(nn.Module):
 class SVDDConvDecoder(nn.Module):
     """Bias-free mirror of :class:`SVDDConvNet`: linear, then (upsample 2, conv 5x5, BN, LeakyReLU)."""
 
-    def __init__(self, out_shape: Sequence[int], channels: Sequence[int], feature_shape: Sequence[int], rep_dim: int) -> None:
+    def __init__(
+        self, out_shape: Sequence[int], channels: Sequence[int], feature_shape: Sequence[int], rep_dim: int
+    ) -> None:
         super().__init__()
         self.out_shape = tuple(int(v) for v in out_shape)
         self.start_shape = tuple(int(v) for v in feature_shape)
@@ -315,7 +317,8 @@ class SVDDAutoEncoder(AnomalyModule):
         self.encoder = build_svdd_encoder(self.input_shape, kind, hidden_dims, latent_dim, arch)
         if isinstance(self.encoder, SVDDConvNet):
             channels = [m.out_channels for m in self.encoder.features if isinstance(m, nn.Conv2d)]
-            self.decoder: nn.Module = SVDDConvDecoder(self.input_shape, channels, self.encoder.feature_shape, latent_dim)
+            feature_shape = self.encoder.feature_shape
+            self.decoder: nn.Module = SVDDConvDecoder(self.input_shape, channels, feature_shape, latent_dim)
         else:
             dims = [prod(self.input_shape), *hidden_dims, latent_dim]
             self.decoder = nn.Sequential(

@@ -65,8 +65,9 @@ class VAE(AnomalyModule):
     n_samples : int
         Number of latent samples for the "elbo" and "iwae" scores.
     seed : int
-        Seed of the generator used at score time, created afresh at each call so two calls on
-        the same batch give identical scores.
+        Seed of the generator used at score time, created afresh at each call. The ``k`` noise
+        vectors are shared by all samples of a batch (common random numbers), so a sample's
+        score depends neither on the call nor on the batch it is scored in.
     """
 
     def __init__(
@@ -127,7 +128,8 @@ class VAE(AnomalyModule):
         x : torch.Tensor
             ``(n, *input_shape)`` batch.
         eps : torch.Tensor
-            ``(k, n, latent_dim)`` standard normal noise; ``z_k = mu + eps_k * sigma``.
+            ``(k, n, latent_dim)`` or ``(k, 1, latent_dim)`` (shared by all samples) standard
+            normal noise; ``z_k = mu + eps_k * sigma``.
 
         Returns
         -------
@@ -146,7 +148,7 @@ class VAE(AnomalyModule):
 
     def _noise(self, x: torch.Tensor, k: int) -> torch.Tensor:
         gen = torch.Generator(device=x.device).manual_seed(self.seed)
-        return torch.randn(k, x.shape[0], self.latent_dim, generator=gen, device=x.device, dtype=x.dtype)
+        return torch.randn(k, 1, self.latent_dim, generator=gen, device=x.device, dtype=x.dtype)
 
     def neg_elbo(self, x: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
         """Negative ELBO per sample, Monte-Carlo over ``n_samples`` seeded samples, ``(n,)``."""

@@ -54,7 +54,7 @@ def test_iwae_with_one_sample_equals_negative_elbo():
     with torch.no_grad():
         assert torch.equal(model.neg_iwae(x, 1), model.neg_elbo(x, 1))
         # the same value, computed independently from the same noise
-        eps = torch.randn(1, 4, 3, generator=torch.Generator().manual_seed(7))[0]
+        eps = torch.randn(1, 1, 3, generator=torch.Generator().manual_seed(7))[0]
         mu, logvar = model.encode(x)
         std = torch.exp(0.5 * logvar)
         z = mu + eps * std
@@ -63,6 +63,15 @@ def test_iwae_with_one_sample_equals_negative_elbo():
         torch.testing.assert_close(model.neg_elbo(x, 1), -elbo)
         # more samples: the IWAE bound is tighter (its negative is lower)
         assert (model.neg_iwae(x, 8) <= model.neg_elbo(x, 8) + 1e-5).all()
+
+
+@pytest.mark.parametrize("score_type", ["recon", "elbo", "iwae"])
+def test_vae_score_does_not_depend_on_the_batch(score_type):
+    torch.manual_seed(0)
+    model = VAE((5,), "vector", (8,), 2, score_type=score_type, n_samples=4).eval()
+    x = _batch((5,), n=6)
+    with torch.no_grad():
+        torch.testing.assert_close(model.score(x)[3:], model.score(x[3:]))
 
 
 def test_recon_score_is_mse_of_mean_reconstruction():
