@@ -7,19 +7,11 @@ from pathlib import Path
 import numpy as np
 
 
-def load_cardio() -> tuple[np.ndarray, np.ndarray]:
-    """ODDS *cardio* (Cardiotocography, 1831 x 21, 176 anomalies), shipped in ``anomalib_ae/datasets``.
-
-    Source: ADBench ``adbench/datasets/Classical/6_cardio.npz`` (BSD-2-Clause; data from ODDS /
-    UCI). ``y``: 0 = normal, 1 = anomaly.
-    """
-    path = Path(__file__).parent / "datasets" / "cardio.npz"
-    with np.load(path) as d:
-        return d["X"].astype(np.float32), d["y"].astype(np.int64)
-
-
 def run_demo(output_dir: str | Path = "anomalib_ae_demo", detector: str = "ae", seed: int = 0, **params) -> dict:
     """Fit ``detector`` on 70 % of cardio's normal rows, score the rest plus every anomaly.
+
+    The data is ODDS *cardio* (Cardiotocography, 1831 x 21, 176 anomalies) shipped in
+    ``anomalib_ae/datasets`` (from ADBench ``adbench/datasets/Classical/6_cardio.npz``).
 
     Writes ``scores.csv``, ``score_histogram.png`` and ``model.pt`` into ``output_dir`` and
     returns a dict with the AUROC, the paths and counts.
@@ -28,9 +20,11 @@ def run_demo(output_dir: str | Path = "anomalib_ae_demo", detector: str = "ae", 
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     import anomalib_ae
+    from anomalib_ae.datasets import load_cardio
     from anomalib_ae.plots import ScoreHistogramDisplay
 
     X, y = load_cardio()
+    X, y = X.astype(np.float32), y.astype(np.int64)
     rng = np.random.default_rng(seed)
     normal = rng.permutation(np.flatnonzero(y == 0))
     n_train = int(0.7 * normal.size)

@@ -1,7 +1,8 @@
 import subprocess
 import sys
 
-from anomalib_ae.demo import load_cardio, run_demo
+from anomalib_ae.datasets import load_cardio
+from anomalib_ae.demo import run_demo
 
 
 def test_shipped_sample_is_real_cardio():
