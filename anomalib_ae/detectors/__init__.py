@@ -4,3 +4,9 @@ from anomalib_ae.detectors.ae import AutoEncoder
 from anomalib_ae.detectors.base import BaseDetector
 
 __all__ = ["AutoEncoder", "BaseDetector"]
+from anomalib_ae.detectors.cvad import CVAD
+from anomalib_ae.detectors.deepsvdd import DeepSAD, DeepSVDD
+from anomalib_ae.detectors.mae import MaskedAutoEncoder
+from anomalib_ae.detectors.vae import VariationalAutoEncoder
+
+__all__ += ["CVAD", "DeepSAD", "DeepSVDD", "MaskedAutoEncoder", "VariationalAutoEncoder"]
