@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomalib_ae.scoring.calibration import conformal_p_values
-from anomalib_ae.scoring.threshold import contamination_threshold
+from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -33,10 +33,20 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     Parameters common to every detector
     -----------------------------------
     contamination : float in (0, 0.5], default 0.1
-        Fraction of training samples flagged as anomalous; sets ``threshold_``.
+        Fraction of training samples flagged as anomalous; sets ``threshold_`` when
+        ``threshold`` is None (scikit-learn's and PyOD's meaning).
+    threshold : None, str or float, default None (detectors that declare it in ``__init__``)
+        Threshold strategy instead of the contamination rule: ``"fpr:0.01"`` (false-alarm
+        rate on fresh normal data, from the held-out calibration scores), a fixed score, or
+        ``"pythresh:<method>"`` (optional ``pythresh`` package). See
+        :mod:`anomalib_ae.scoring.threshold`. Every fitted detector can also change its
+        threshold afterwards with :meth:`set_threshold`, without refitting.
     """
 
-    _parameter_constraints: dict = {"contamination": [Interval(Real, 0.0, 0.5, closed="right")]}
+    _parameter_constraints: dict = {
+        "contamination": [Interval(Real, 0.0, 0.5, closed="right")],
+        "threshold": [None, Real, str],
+    }
 
     #: Registered name; set by :func:`anomalib_ae.register_detector`.
     _registered_name: str | None = None
@@ -96,15 +106,41 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             y = np.asarray(y)
             if y.shape[:1] != X.shape[:1]:
                 raise ValueError(f"y has {y.shape[0] if y.ndim else 0} labels but X has {X.shape[0]} samples")
+        parse_threshold(getattr(self, "threshold", None))  # fail before training on a bad strategy
         self.calibration_scores_ = None
         self._fit(X, y)
         self.decision_scores_ = self._checked_scores(self._score(X), X.shape[0])
-        self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
-        self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         if getattr(self, "calibration_scores_", None) is None:
             # No held-out normal data: calibrate on training scores (optimistic, documented).
             self.calibration_scores_ = self.decision_scores_.copy()
+        self._apply_threshold(getattr(self, "threshold", None))
+        return self
+
+    def _apply_threshold(self, threshold) -> None:
+        self.threshold_ = resolve_threshold(
+            threshold, self.decision_scores_, self.calibration_scores_, self.contamination
+        )
+        self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    def set_threshold(self, threshold):
+        """Re-set ``threshold_`` (and ``labels_``) of a fitted detector without refitting.
+
+        Parameters
+        ----------
+        threshold : None, str or float
+            None (contamination rule), ``"fpr:<rate>"``, a fixed score or
+            ``"pythresh:<method>"``; see :mod:`anomalib_ae.scoring.threshold`.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        parse_threshold(threshold)
+        self._apply_threshold(threshold)
+        if "threshold" in self.get_params(deep=False):
+            self.threshold = threshold  # keep params and fitted state in agreement (and in the file)
         return self
 
     def _checked_scores(self, scores, n: int) -> np.ndarray:

@@ -1,0 +1,280 @@
+"""PyOD's detectors behind the anomalib_ae contract (``"pyod.iforest"``, ``"pyod.knn"``, ...).
+
+Each wrapper stores its parameters only; the PyOD model is built inside ``fit`` (PyOD's own
+``__init__`` validates, seeds global RNGs and picks a device, which scikit-learn's rules
+forbid in ``__init__``). Global RNG state is restored after PyOD touches it.
+
+Calibration (what ``p_value`` / ``predict_proba`` / ``threshold="fpr:..."`` rest on) follows
+the conformal-prediction libraries:
+
+* ``"cv"`` (default for the classical models): K-fold cross-fitting; each training row is
+  scored by a model fitted without its fold (out-of-fold scores = calibration scores), then
+  the final model is fitted on all rows ("cross-conformal"; costs ``calibration_folds``
+  extra fits, no data lost);
+* ``"split"`` (default for PyOD's deep models, like our deep detectors): the model is fitted
+  on ``1 - calibration_fraction`` of the rows and calibrated on the rest (exact split-conformal
+  guarantee);
+* ``"train"``: the training scores themselves (no extra cost; optimistic p-values).
+
+Files are saved without pickle: see :mod:`anomalib_ae.detectors._pyod_state`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import random
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.model_selection import KFold
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_random_state
+
+from anomalib_ae.detectors.base import BaseDetector
+from anomalib_ae.registry import register_detector
+
+CALIBRATIONS = ("auto", "cv", "split", "train")
+
+
+@contextlib.contextmanager
+def _isolated_rng(seed: int):
+    """Seed numpy's, Python's and torch's global RNGs for PyOD, restoring the caller's afterwards."""
+    import torch
+
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            np.random.seed(seed)
+            random.seed(seed)
+            torch.manual_seed(seed)
+            yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+class PyODDetector(BaseDetector):
+    """Base of the PyOD wrappers.
+
+    Parameters
+    ----------
+    params : dict, optional
+        Keyword arguments of the PyOD class (e.g. ``{"n_neighbors": 10}`` for ``pyod.knn``);
+        unset ones take the wrapper's defaults (``verbose=0`` for deep ones), then PyOD's.
+    calibration : {"auto", "cv", "split", "train"}, default "auto"
+        Source of the calibration scores (see the module docstring); "auto" is "split" for
+        PyOD's deep models and "cv" otherwise.
+    calibration_folds : int, default 5
+        Folds of the "cv" scheme.
+    calibration_fraction : float, default 0.1
+        Held-out share of the "split" scheme.
+    random_state : int, RandomState or None
+        Seeds the split/folds and PyOD's ``random_state`` (and global RNGs while PyOD runs).
+    contamination : float in (0, 0.5], default 0.1
+        Fraction of training samples above ``threshold_`` when ``threshold`` is None.
+    threshold : None, str or float
+        Threshold strategy, e.g. ``"fpr:0.01"``; see :class:`~anomalib_ae.detectors.base.BaseDetector`.
+    """
+
+    #: "module:Class" of the wrapped PyOD model.
+    _pyod_class: str = ""
+    #: Defaults applied under the user's ``params``.
+    _pyod_defaults: dict = {}
+    _deep: bool = False
+
+    _parameter_constraints: dict = {
+        **BaseDetector._parameter_constraints,
+        "params": [dict, None],
+        "calibration": [StrOptions(set(CALIBRATIONS))],
+        "calibration_folds": [Interval(Integral, 2, None, closed="left")],
+        "calibration_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        params=None,
+        calibration="auto",
+        calibration_folds=5,
+        calibration_fraction=0.1,
+        random_state=None,
+        contamination=0.1,
+        threshold=None,
+    ):
+        self.params = params
+        self.calibration = calibration
+        self.calibration_folds = calibration_folds
+        self.calibration_fraction = calibration_fraction
+        self.random_state = random_state
+        self.contamination = contamination
+        self.threshold = threshold
+
+    # ------------------------------------------------------------------ PyOD model
+    def _pyod_cls(self) -> type:
+        module, _, name = self._pyod_class.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def _pyod_kwargs(self, n_features: int) -> dict:
+        cls = self._pyod_cls()
+        accepted = set(inspect.signature(cls.__init__).parameters)
+        kwargs = {**self._pyod_defaults, **(self.params or {})}
+        unknown = set(kwargs) - accepted
+        if unknown:
+            raise ValueError(
+                f"unknown PyOD parameter(s) {sorted(unknown)} for {cls.__name__}; valid: {sorted(accepted - {'self'})}"
+            )
+        if "random_state" in accepted and "random_state" not in kwargs:
+            kwargs["random_state"] = self.seed_
+        if "n_features" in accepted:  # PyOD's DeepSVDD needs it up front
+            kwargs["n_features"] = n_features
+        return kwargs
+
+    def _new_estimator(self, n_features: int):
+        with _isolated_rng(self.seed_):
+            return self._pyod_cls()(**self._pyod_kwargs(n_features))
+
+    def _fit_estimator(self, X: np.ndarray):
+        with _isolated_rng(self.seed_):
+            est = self._pyod_cls()(**self._pyod_kwargs(X.shape[1]))
+            return est.fit(X)
+
+    def _decision(self, est, X: np.ndarray) -> np.ndarray:
+        with _isolated_rng(0):  # scoring of stochastic models (PyOD's VAE) is reproducible
+            return np.asarray(est.decision_function(X), dtype=np.float64).reshape(-1)
+
+    # ------------------------------------------------------------------ contract
+    def _fit(self, X: np.ndarray, y) -> None:
+        if X.ndim != 2:
+            raise ValueError(
+                f"{type(self).__name__} takes 2-D tabular input (n_samples, n_features); "
+                f"got per-sample shape {X.shape[1:]}"
+            )
+        n = X.shape[0]
+        if n < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 samples, got n_samples={n}")
+        rng = check_random_state(self.random_state)
+        self.seed_ = int(rng.randint(np.iinfo(np.int32).max))
+        mode = self.calibration
+        if mode == "auto":
+            mode = "split" if self._deep else "cv"
+        if n < 10:  # too few rows to hold any out: calibrate on the training scores
+            mode = "train"
+        self.calibration_method_ = mode
+        if mode == "split":
+            n_cal = min(n - 1, max(1, int(round(n * self.calibration_fraction))))
+            order = rng.permutation(n)
+            cal_idx, fit_idx = np.sort(order[:n_cal]), np.sort(order[n_cal:])
+            self.estimator_ = self._fit_estimator(X[fit_idx])
+            self.calibration_scores_ = self._decision(self.estimator_, X[cal_idx])
+            return
+        if mode == "cv":
+            oof = np.empty(n, dtype=np.float64)
+            folds = KFold(n_splits=min(self.calibration_folds, n), shuffle=True, random_state=self.seed_)
+            for fit_idx, cal_idx in folds.split(X):
+                oof[cal_idx] = self._decision(self._fit_estimator(X[fit_idx]), X[cal_idx])
+            self.estimator_ = self._fit_estimator(X)
+            self.calibration_scores_ = oof
+            return
+        self.estimator_ = self._fit_estimator(X)
+        self.calibration_scores_ = None  # base: the training scores
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        if X.ndim != 2:
+            raise ValueError(f"{type(self).__name__} takes 2-D input, got per-sample shape {X.shape[1:]}")
+        return self._decision(self.estimator_, X)
+
+    # ------------------------------------------------------------------ persistence
+    def _rebuild_torch(self, est, name: str):
+        """Untrained torch module ``name`` of the loaded PyOD object ``est`` (deep models)."""
+        raise NotImplementedError(f"{type(self).__name__} has no torch module {name!r}")
+
+    def _get_state(self):
+        from anomalib_ae.detectors._pyod_state import pyod_to_arrays
+        from anomalib_ae.io import default_get_state
+
+        est = self.__dict__.pop("estimator_")
+        try:
+            arrays, state = default_get_state(self)
+        finally:
+            self.estimator_ = est
+        est_arrays, desc = pyod_to_arrays(est, "estimator_.")
+        arrays.update(est_arrays)
+        state["estimator_"] = {"__pyod__": desc}
+        return arrays, state
+
+    def _set_state(self, arrays, state):
+        from anomalib_ae.detectors._pyod_state import pyod_from_arrays
+        from anomalib_ae.io import ModelFileError, default_set_state
+
+        state = dict(state)
+        desc = state.pop("estimator_", None)
+        if not isinstance(desc, dict) or "__pyod__" not in desc:
+            raise ModelFileError(f"{type(self).__name__} model file lacks its PyOD model")
+        default_set_state(self, arrays, state)
+        fresh = self._new_estimator(int(self.n_features_in_))
+
+        def rebuild(est, name):
+            with _isolated_rng(self.seed_):
+                return self._rebuild_torch(est, name)
+
+        self.estimator_ = pyod_from_arrays(arrays, desc["__pyod__"], "estimator_.", fresh, rebuild)
+
+
+def _pyod_wrapper(name: str, pyod_class: str, summary: str, defaults: dict | None = None, deep: bool = False):
+    """Define and register a wrapper class for one PyOD model."""
+    cls_name = "PyOD" + pyod_class.rpartition(":")[2]
+    doc = (
+        f"{summary} (PyOD ``{pyod_class.replace(':', '.')}``) behind the anomalib_ae contract.\n\n"
+        "Parameters are those of :class:`~anomalib_ae.detectors.pyod.PyODDetector`; PyOD's own go\n"
+        "in ``params``.\n"
+    )
+    attrs = {"__doc__": doc, "_pyod_class": pyod_class, "_pyod_defaults": dict(defaults or {}), "_deep": deep}
+    cls = type(cls_name, (PyODDetector,), attrs)
+    cls.__module__ = __name__
+    return register_detector(name)(cls)
+
+
+def _rebuild_base_dl(self, est, name):
+    if name != "model":
+        raise NotImplementedError(name)
+    est.build_model()
+    return est.model
+
+
+def _rebuild_deepsvdd(self, est, name):
+    from pyod.models.deep_svdd import InnerDeepSVDD
+
+    if name != "model_":
+        raise NotImplementedError(name)
+    return InnerDeepSVDD(
+        est.n_features,
+        use_ae=est.use_ae,
+        hidden_neurons=est.hidden_neurons,
+        hidden_activation=est.hidden_activation,
+        output_activation=est.output_activation,
+        dropout_rate=est.dropout_rate,
+        l2_regularizer=est.l2_regularizer,
+    )
+
+
+PyODIForest = _pyod_wrapper("pyod.iforest", "pyod.models.iforest:IForest", "Isolation Forest")
+PyODLOF = _pyod_wrapper("pyod.lof", "pyod.models.lof:LOF", "Local Outlier Factor")
+PyODKNN = _pyod_wrapper("pyod.knn", "pyod.models.knn:KNN", "k-nearest-neighbour distance")
+PyODOCSVM = _pyod_wrapper("pyod.ocsvm", "pyod.models.ocsvm:OCSVM", "One-class SVM")
+PyODECOD = _pyod_wrapper("pyod.ecod", "pyod.models.ecod:ECOD", "Empirical-CDF outlier detection")
+PyODCOPOD = _pyod_wrapper("pyod.copod", "pyod.models.copod:COPOD", "Copula-based outlier detection")
+PyODHBOS = _pyod_wrapper("pyod.hbos", "pyod.models.hbos:HBOS", "Histogram-based outlier score")
+PyODPCA = _pyod_wrapper("pyod.pca", "pyod.models.pca:PCA", "PCA reconstruction outlier score")
+PyODAutoEncoder = _pyod_wrapper(
+    "pyod.autoencoder", "pyod.models.auto_encoder:AutoEncoder", "PyOD's autoencoder", {"verbose": 0}, deep=True
+)
+PyODAutoEncoder._rebuild_torch = _rebuild_base_dl
+PyODVAE = _pyod_wrapper("pyod.vae", "pyod.models.vae:VAE", "PyOD's variational autoencoder", {"verbose": 0}, deep=True)
+PyODVAE._rebuild_torch = _rebuild_base_dl
+PyODDeepSVDD = _pyod_wrapper(
+    "pyod.deepsvdd", "pyod.models.deep_svdd:DeepSVDD", "PyOD's Deep SVDD", {"verbose": 0}, deep=True
+)
+PyODDeepSVDD._rebuild_torch = _rebuild_deepsvdd
