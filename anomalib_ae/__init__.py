@@ -17,8 +17,10 @@ from anomalib_ae.registry import (  # noqa: E402
 )
 
 from anomalib_ae import detectors  # noqa: E402,F401  (registers the built-ins)
+from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
 
 __all__ = [
+    "Ensemble",
     "ModelFileError",
     "UnknownDetectorError",
     "__version__",

@@ -11,3 +11,4 @@ from anomalib_ae.detectors.vae import VariationalAutoEncoder
 
 __all__ += ["CVAD", "DeepSAD", "DeepSVDD", "MaskedAutoEncoder", "VariationalAutoEncoder"]
 from anomalib_ae.detectors import pyod as _pyod  # noqa: E402,F401  (registers "pyod.*")
+from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
