@@ -12,3 +12,4 @@ from anomalib_ae.detectors.vae import VariationalAutoEncoder
 __all__ += ["CVAD", "DeepSAD", "DeepSVDD", "MaskedAutoEncoder", "VariationalAutoEncoder"]
 from anomalib_ae.detectors import pyod as _pyod  # noqa: E402,F401  (registers "pyod.*")
 from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
+from anomalib_ae.detectors import sage as _sage  # noqa: E402,F401  (registers "sage")
