@@ -20,3 +20,10 @@ def fast_params(name: str) -> dict:
 
 def make(name: str, **extra):
     return anomalib_ae.create(name, **{**fast_params(name), **extra})
+
+# issue 4: PyOD's deep models, ensembles, SAGE
+OVERRIDES["pyod.autoencoder"] = {"params": {"epoch_num": 3, "batch_size": 32, "verbose": 0}}
+OVERRIDES["pyod.vae"] = {"params": {"epoch_num": 3, "batch_size": 32, "verbose": 0}}
+OVERRIDES["pyod.deepsvdd"] = {"params": {"epochs": 3, "batch_size": 32, "verbose": 0}}
+OVERRIDES["pyod.iforest"] = {"params": {"n_estimators": 25}}
+OVERRIDES["ensemble"] = {"detectors": ["pyod.knn", "pyod.ecod"]}
