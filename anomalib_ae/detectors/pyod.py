@@ -237,6 +237,33 @@ def _pyod_wrapper(name: str, pyod_class: str, summary: str, defaults: dict | Non
     return register_detector(name)(cls)
 
 
+def _ecdf_decision(est, X: np.ndarray, rule: str) -> np.ndarray:
+    """ECOD/COPOD score of each row of ``X`` as PyOD gives it for that row scored alone.
+
+    PyOD computes the empirical CDFs over training data *and the whole scored batch*, so a
+    row's score depends on the other rows in its batch. Here every row is ranked against the
+    training data plus itself (tail probabilities ``(#train <= x + 1) / (n + 1)`` and
+    ``(#train >= x + 1) / (n + 1)``), with the skewness signs of the training data: scores
+    no longer depend on batching.
+    """
+    from scipy.stats import skew
+
+    train = np.asarray(est.X_train, dtype=np.float64)
+    n = train.shape[0]
+    cols = np.sort(train, axis=0)
+    le = np.column_stack([np.searchsorted(cols[:, j], X[:, j], side="right") for j in range(X.shape[1])])
+    ge = n - np.column_stack([np.searchsorted(cols[:, j], X[:, j], side="left") for j in range(X.shape[1])])
+    u_l = -np.log((le + 1.0) / (n + 1.0))
+    u_r = -np.log((ge + 1.0) / (n + 1.0))
+    sk = np.sign(skew(train, axis=0))
+    u_skew = u_l * -1 * np.sign(sk - 1) + u_r * np.sign(sk + 1)
+    if rule == "ecod":
+        out = np.maximum(u_skew, np.maximum(u_l, u_r))
+    else:  # copod
+        out = np.maximum(u_skew, (u_l + u_r) / 2)
+    return out.sum(axis=1)
+
+
 def _rebuild_base_dl(self, est, name):
     if name != "model":
         raise NotImplementedError(name)
@@ -265,7 +292,9 @@ PyODLOF = _pyod_wrapper("pyod.lof", "pyod.models.lof:LOF", "Local Outlier Factor
 PyODKNN = _pyod_wrapper("pyod.knn", "pyod.models.knn:KNN", "k-nearest-neighbour distance")
 PyODOCSVM = _pyod_wrapper("pyod.ocsvm", "pyod.models.ocsvm:OCSVM", "One-class SVM")
 PyODECOD = _pyod_wrapper("pyod.ecod", "pyod.models.ecod:ECOD", "Empirical-CDF outlier detection")
+PyODECOD._decision = lambda self, est, X: _ecdf_decision(est, X, "ecod")
 PyODCOPOD = _pyod_wrapper("pyod.copod", "pyod.models.copod:COPOD", "Copula-based outlier detection")
+PyODCOPOD._decision = lambda self, est, X: _ecdf_decision(est, X, "copod")
 PyODHBOS = _pyod_wrapper("pyod.hbos", "pyod.models.hbos:HBOS", "Histogram-based outlier score")
 PyODPCA = _pyod_wrapper("pyod.pca", "pyod.models.pca:PCA", "PCA reconstruction outlier score")
 PyODAutoEncoder = _pyod_wrapper(
