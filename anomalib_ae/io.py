@@ -152,12 +152,13 @@ def _digest(payload: str, arrays: dict[str, np.ndarray]) -> str:
 
 
 def save(det, path: str | os.PathLike) -> None:
-    """Save a fitted detector to ``path`` (any extension; ``.pt`` by habit)."""
+    """Save a fitted detector or :class:`~anomalib_ae.pipeline.Pipeline` to ``path`` (any extension; ``.pt`` by habit)."""
     from safetensors.numpy import save_file
 
     import anomalib_ae
 
-    arrays, header = detector_to_state(det)
+    # a Pipeline (adapter + detector) adds its adapter settings as a "pipeline" JSON section
+    arrays, header = det._file_state() if hasattr(det, "_file_state") else detector_to_state(det)
     header["library_version"] = anomalib_ae.__version__
     payload = json.dumps(header, sort_keys=True, allow_nan=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
@@ -174,7 +175,7 @@ def save(det, path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike):
-    """Load a detector saved by :func:`save`; it scores bit-identically to the saved one."""
+    """Load a detector (or pipeline) saved by :func:`save`; it scores bit-identically to the saved one."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -206,4 +207,11 @@ def load(path: str | os.PathLike):
         header = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path} has an unreadable header: {exc}") from None
+    if "pipeline" in header:
+        from anomalib_ae.pipeline import Pipeline
+
+        try:
+            return Pipeline._from_file_state(arrays, header)
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"{path} has an unreadable pipeline section: {exc}") from None
     return detector_from_state(arrays, header)

@@ -1,4 +1,8 @@
-"""click commands: list, fit, score, demo.
+"""click commands: list, fit, score, explain, demo.
+
+``fit`` has two paths: ``--detector`` on a plain table (the original behaviour), or
+``--config configs/<domain>.yaml`` / ``--kind`` for an adapter + detector pipeline (image
+folders, wav/flac folders, telemetry tables, tables); flags override the config.
 
 User errors (missing file, unknown detector, wrong columns, bad model file) end with one
 ``Error: ...`` line and exit code 1 or 2, never a traceback.
@@ -71,21 +75,31 @@ def list_cmd(include: str | None) -> None:
 
 
 @cli.command("fit")
+@click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="YAML config (configs/*.yaml): adapter, detector, threshold, scoring. Flags below override it.")
+@click.option("--kind", type=click.Choice(["tabular", "image", "audio", "telemetry"]), default=None, help="Adapter kind (overrides the config's adapter.kind).")
 @click.option("--detector", "-d", default=None, help="Registered detector name (see `anomalib-ae list`).")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Normal training data: CSV, TSV, Parquet or JSONL.")
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Normal training data: a table (CSV, TSV, Parquet, JSONL), an image folder or a wav/flac folder.")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Where to write the model file.")
 @click.option("--param", "-p", "params", multiple=True, help="Detector parameter key=value (repeatable), e.g. -p epochs=20.")
+@click.option("--adapter-param", "-a", "adapter_params", multiple=True, help="Adapter parameter key=value (repeatable), e.g. -a window=64.")
+@click.option("--contamination", type=float, default=None, help="Share of training items above the threshold.")
 @click.option("--exclude", "-x", multiple=True, help="Column not to use as a feature (repeatable), e.g. an id or label.")
 @click.option("--drop-invalid", is_flag=True, help="Skip rows with missing/non-numeric values (reported) instead of failing.")
 @_user_errors
-def fit_cmd(detector, input_path, model_path, params, exclude, drop_invalid) -> None:
-    """Fit a detector on normal data and save it."""
+def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude, drop_invalid) -> None:
+    """Fit a detector (or an adapter + detector pipeline) on normal data and save it."""
+    if config_path is not None or kind is not None or adapter_params:
+        _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude)
+        return
     import anomalib_ae
     from anomalib_ae.data.tabular import extract_features, numeric_columns, read_table
 
     if detector is None:
-        raise _UserError("--detector is required (see `anomalib-ae list`)")
-    det = anomalib_ae.create(detector, **_parse_params(params))
+        raise _UserError("--detector is required (see `anomalib-ae list`), or pass --config")
+    det_params = _parse_params(params)
+    if contamination is not None:
+        det_params["contamination"] = contamination
+    det = anomalib_ae.create(detector, **det_params)
     df = read_table(input_path)
     missing = [c for c in exclude if c not in df.columns]
     if missing:
@@ -109,21 +123,75 @@ def fit_cmd(detector, input_path, model_path, params, exclude, drop_invalid) -> 
     click.echo(f"model written to {model_path}")
 
 
+def _read_config(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise _UserError(f"config file not found: {path}")
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise _UserError(f"{path}: not valid YAML: {exc}") from None
+    if cfg is not None and not isinstance(cfg, dict):
+        raise _UserError(f"{path}: a config must be a mapping with adapter/detector/threshold/scoring sections")
+    return cfg or {}
+
+
+def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude) -> None:
+    from anomalib_ae.pipeline import pipeline_from_config
+
+    cfg = _read_config(config_path) if config_path is not None else {}
+    a_over = _parse_params(adapter_params)
+    if exclude:
+        a_over["exclude"] = list(exclude)
+    pipe = pipeline_from_config(cfg, detector=detector, detector_params=_parse_params(params), adapter_params=a_over,
+                                kind=kind, contamination=contamination)
+    if not input_path.exists():
+        raise _UserError(f"input not found: {input_path}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        pipe.fit(input_path)
+    for w in caught:
+        if "pytorch_lightning" not in str(w.filename) and "lightning" not in str(w.message).lower():
+            click.echo(f"warning: {w.message}", err=True)
+    pipe.save(model_path)
+    click.echo(
+        f"fitted {pipe.kind} pipeline ({pipe.detector_._registered_name}) on {pipe.n_train_items_} item(s) from "
+        f"{input_path}; threshold {pipe.threshold_:.6g}"
+    )
+    click.echo(f"model written to {model_path}")
+
+
 @cli.command("score")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Model file written by `fit`.")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: CSV, TSV, Parquet or JSONL.")
-@click.option("--output", "-o", "output_path", required=True, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl).")
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / wav / flac files or a telemetry table.")
+@click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
 @_user_errors
 def score_cmd(model_path, input_path, output_path, id_column) -> None:
-    """Score every row of a table: one output row per input row (row_id, score, probability, is_anomaly, error)."""
+    """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
     import numpy as np
     import pandas as pd
 
     import anomalib_ae
     from anomalib_ae.data.tabular import extract_features, numeric_columns, read_table, write_table
+    from anomalib_ae.pipeline import Pipeline
 
     det = anomalib_ae.load(model_path)
+    if isinstance(det, Pipeline):
+        if not input_path.exists():
+            raise _UserError(f"input not found: {input_path}")
+        res = det.score_items(input_path)
+        _write_scores(res.table, output_path)
+        n_err = int(res.table["error"].notna().sum())
+        what = {"image": "image", "audio": "clip", "telemetry": "timestamp", "tabular": "row"}[det.kind]
+        click.echo(
+            f"scored {len(res.table) - n_err} of {len(res.table)} {what}(s) "
+            f"({int(np.nansum(res.scores > det.threshold_))} flagged); {n_err} with errors"
+            + (f"; wrote {output_path}" if output_path else ""),
+            err=output_path is None,
+        )
+        return
     df = read_table(input_path)
     if id_column is not None and id_column not in df.columns:
         raise _UserError(f"--id-column {id_column!r} is not a column of {input_path}")
@@ -158,12 +226,118 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
             "error": pd.array(rows.errors, dtype="string"),
         }
     )
-    write_table(out, output_path)
+    _write_scores(out, output_path)
     n_err = int((~rows.valid).sum())
     click.echo(
         f"scored {n - n_err} of {n} rows ({int(np.nansum(score > det.threshold_))} flagged); "
-        f"{n_err} row(s) with errors; wrote {output_path}"
+        f"{n_err} row(s) with errors" + (f"; wrote {output_path}" if output_path else ""),
+        err=output_path is None,
     )
+
+
+def _write_scores(table, output_path) -> None:
+    from anomalib_ae.data.tabular import write_table
+
+    if output_path is None:
+        click.echo(table.to_csv(index=False), nl=False)
+    else:
+        write_table(table, output_path)
+
+
+@cli.command("explain")
+@click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Model file written by `fit`.")
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to explain (as for `score`).")
+@click.option("--output-dir", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the contribution table and the plots.")
+@click.option("--top-k", "-k", default=5, show_default=True, type=int, help="Explain the k highest-scoring items.")
+@click.option("--n-features", default=5, show_default=True, type=int, help="Features / metrics / mel bands listed per item.")
+@_user_errors
+def explain_cmd(model_path, input_path, output_dir, top_k, n_features) -> None:
+    """Explain the top-k anomalies: contributions.csv plus heatmap / spectrogram / timeline PNGs."""
+    import anomalib_ae
+    from anomalib_ae.explain import top_features
+    from anomalib_ae.pipeline import Pipeline, from_detector
+
+    if top_k < 1:
+        raise _UserError("--top-k must be at least 1")
+    if not input_path.exists():
+        raise _UserError(f"input not found: {input_path}")
+    obj = anomalib_ae.load(model_path)
+    pipe = obj if isinstance(obj, Pipeline) else from_detector(obj)
+    ex = pipe.explain(input_path, top_k=top_k)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    res, top = ex["result"], ex["top"]
+    written = _explain_plots(pipe, ex, output_dir)
+    import pandas as pd
+
+    rows = []
+    tops = top_features(ex["contributions"], ex["feature_names"], n_features) if pipe.kind != "image" else [[]] * len(top)
+    for rank, (i, feats) in enumerate(zip(top, tops), start=1):
+        row = {"rank": rank, **{k: v for k, v in res.table.iloc[i].items() if k not in ("error",)}}
+        for j, (name, share) in enumerate(feats, start=1):
+            row[f"feature_{j}"] = name
+            row[f"share_{j}"] = round(share, 4)
+        if pipe.kind == "image":
+            m = ex["maps"][rank - 1]
+            r, c = divmod(int(m.argmax()), m.shape[1])
+            row["peak_row"], row["peak_col"] = r, c
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["method"] = ex["method"]
+    table.to_csv(output_dir / "contributions.csv", index=False)
+    click.echo(f"explained the top {len(top)} of {len(res.table)} item(s) ({ex['method']} attributions)")
+    click.echo(f"wrote {output_dir / 'contributions.csv'}" + "".join(f"\nwrote {p}" for p in written))
+
+
+def _safe_name(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(str(text)).stem)[:60]
+
+
+def _explain_plots(pipe, ex: dict, out: Path) -> list[Path]:
+    """PNG files for the explanation (matplotlib only through anomalib_ae.plots)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from anomalib_ae import plots
+
+    res, top, written = ex["result"], ex["top"], []
+    if pipe.kind == "image" and top:
+        for k, i in enumerate(top):
+            fig, ax = plt.subplots(figsize=(3.2, 3.4))
+            name = res.table["path"].iloc[i] if "path" in res.table else str(i)
+            plots.plot_anomaly_map(ex["images"][k], ex["maps"][k], ax=ax, title=f"{Path(str(name)).name}\nscore {res.scores[i]:.4g}")
+            p = out / f"heatmap_{k + 1:02d}_{_safe_name(name)}.png"
+            fig.savefig(p, dpi=100, bbox_inches="tight")
+            plt.close(fig)
+            written.append(p)
+    elif pipe.kind == "audio":
+        hop = float(pipe.adapter_.hop_length) / float(pipe.adapter_.sr)
+        for k, i in enumerate(top):
+            if ex["log_mels"][k] is None:
+                continue
+            disp = plots.SpectrogramErrorDisplay.from_explanation(ex, k, hop_seconds=hop)
+            p = out / f"spectrogram_{k + 1:02d}_{_safe_name(res.table['path'].iloc[i])}.png"
+            disp.figure_.savefig(p, dpi=100)
+            plt.close(disp.figure_)
+            written.append(p)
+    elif pipe.kind == "telemetry":
+        a = pipe.adapter_
+        tab = res.table
+        groups = [(None, tab.index.to_numpy())] if a.entity_col is None else list(tab.groupby(a.entity_col, sort=False).groups.items())
+        for ent, idx in groups:
+            idx = idx[tab[a.timestamp_col].to_numpy()[idx].argsort(kind="stable")]
+            disp = plots.TelemetryTimelineDisplay(
+                tab[a.timestamp_col].to_numpy()[idx], res.scores[idx], pipe.threshold_, ex["row_contributions"][idx],
+                ex["feature_names"], None, 3,
+            ).plot()
+            p = out / ("timeline.png" if ent is None else f"timeline_{_safe_name(ent)}.png")
+            disp.figure_.savefig(p, dpi=100)
+            plt.close(disp.figure_)
+            written.append(p)
+    return written
 
 
 @cli.command("demo")
