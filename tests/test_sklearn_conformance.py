@@ -9,6 +9,25 @@ from fast_params import make
 # Known, reasoned exceptions: {detector name: {check name: reason}}. Keep empty where possible.
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
 
+# issue 4: PyOD's deep models score through PyOD's own float32 torch loop.
+_PYOD_F32 = (
+    "PyOD scores in float32 through its own DataLoader: matmul rounding depends on the batch size, "
+    "so a row's score scored in another batch differs by ~1e-7 (sklearn demands atol 1e-7)"
+)
+_PYOD_VAE = (
+    "PyOD's VAE samples the latent code when scoring; we seed each call so scores are reproducible, "
+    "but a row's noise depends on its position in the batch"
+)
+EXPECTED_FAILED_CHECKS["pyod.autoencoder"] = {
+    "check_methods_subset_invariance": _PYOD_F32,
+    "check_methods_sample_order_invariance": _PYOD_F32,
+}
+EXPECTED_FAILED_CHECKS["pyod.deepsvdd"] = {"check_methods_subset_invariance": _PYOD_F32}
+EXPECTED_FAILED_CHECKS["pyod.vae"] = {
+    "check_methods_subset_invariance": _PYOD_VAE,
+    "check_methods_sample_order_invariance": _PYOD_VAE,
+}
+
 
 def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(getattr(type(estimator), "_registered_name", ""), {})
