@@ -25,6 +25,7 @@ import contextlib
 import importlib
 import inspect
 import random
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -139,6 +140,8 @@ class PyODDetector(BaseDetector):
     def _fit_estimator(self, X: np.ndarray):
         with _isolated_rng(self.seed_):
             est = self._pyod_cls()(**self._pyod_kwargs(X.shape[1]))
+            if self._deep and getattr(est, "batch_size", 0) > X.shape[0]:
+                est.batch_size = X.shape[0]  # PyOD's loops drop the last batch: keep at least one
             return est.fit(X)
 
     def _decision(self, est, X: np.ndarray) -> np.ndarray:
@@ -255,7 +258,9 @@ def _ecdf_decision(est, X: np.ndarray, rule: str) -> np.ndarray:
     ge = n - np.column_stack([np.searchsorted(cols[:, j], X[:, j], side="left") for j in range(X.shape[1])])
     u_l = -np.log((le + 1.0) / (n + 1.0))
     u_r = -np.log((ge + 1.0) / (n + 1.0))
-    sk = np.sign(skew(train, axis=0))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sk = np.nan_to_num(np.sign(skew(train, axis=0)), nan=0.0)  # constant column: no skew
     u_skew = u_l * -1 * np.sign(sk - 1) + u_r * np.sign(sk + 1)
     if rule == "ecod":
         out = np.maximum(u_skew, np.maximum(u_l, u_r))

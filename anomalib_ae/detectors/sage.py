@@ -15,6 +15,7 @@ the mean surprise ``-log p`` over the signals, higher = more out-of-distribution
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,7 +28,6 @@ from anomalib_ae.nn.sage import SageNet, knn_distance
 from anomalib_ae.preprocessing import fit_standardizer, standardize
 from anomalib_ae.registry import register_detector
 from anomalib_ae.scoring.calibration import surprise
-from anomalib_ae.training import batched_apply
 
 SIGNALS = ("latent_knn", "reconstruction", "task_loss")
 
@@ -115,22 +115,24 @@ class SAGE(BaseDeepDetector):
     # ------------------------------------------------------------------ signals
     def _raw_signals(self, Xs: np.ndarray) -> np.ndarray:
         """Raw signals ``(n, k)`` of standardised, model-layout rows."""
-        self.module_.eval()
+        # float64 copy of the network: a row's signals do not depend on the rows batched with it
+        net = copy.deepcopy(self.module_).double().eval()
         reference = torch.from_numpy(self.train_latents_)
 
         def fn(x):
-            z, cols = self.module_.signals(x)
+            z, cols = net.signals(x)
             knn = knn_distance(z, reference, self.n_neighbors)
             return torch.cat([knn[:, None], cols], dim=1)
 
         rows = max(1, min(4096, 2**21 // max(1, int(np.prod(Xs.shape[1:])))))
         with torch.no_grad():
-            out = [fn(torch.from_numpy(np.ascontiguousarray(Xs[i : i + rows]))) for i in range(0, len(Xs), rows)]
-        return torch.cat(out).double().numpy()
+            out = [fn(torch.from_numpy(np.asarray(Xs[i : i + rows], dtype=np.float64))) for i in range(0, len(Xs), rows)]
+        return torch.cat(out).numpy()
 
     def _latents(self, Xs: np.ndarray) -> np.ndarray:
-        self.module_.eval()
-        return batched_apply(self.module_.encode, Xs, batch_size=4096).astype(np.float32)
+        net = copy.deepcopy(self.module_).double().eval()
+        with torch.no_grad():
+            return net.encode(torch.from_numpy(np.asarray(Xs, dtype=np.float64))).numpy()
 
     def _surprises(self, raw: np.ndarray) -> np.ndarray:
         return np.column_stack(
@@ -142,6 +144,8 @@ class SAGE(BaseDeepDetector):
         self.input_kind_ = infer_input_kind(tuple(X.shape[1:]), self.input_kind)
         Xm = to_model_layout(X, self.input_kind_)
         self.model_shape_ = tuple(int(v) for v in Xm.shape[1:])
+        if Xm.shape[0] < 2:
+            raise ValueError(f"SAGE needs at least 2 samples, got n_samples={Xm.shape[0]}")
         y_idx = None
         self.classes_ = None
         self.n_classes_ = 0

@@ -32,9 +32,14 @@ def conformal_p_values(calibration_scores: np.ndarray, scores: np.ndarray) -> np
     ``p = (1 + #{calibration >= s}) / (n_calibration + 1)``: under exchangeability with the
     normal calibration data, ``P(p <= alpha) <= alpha``, so ``p`` is the chance of a normal
     sample scoring at least this high. Small p = anomalous.
+
+    Scores within a relative ``1e-9`` of a calibration score count as ties (so ``>=``): the
+    same sample scored in a different batch may differ in the last bits, and a held-out
+    sample must get the same p-value whether scored alone or with others.
     """
     cal = _sorted_calibration(calibration_scores)
     s = np.asarray(scores, dtype=np.float64)
+    s = s - 1e-9 * np.abs(s)
     n_greater_equal = cal.size - np.searchsorted(cal, s, side="left")
     return (1.0 + n_greater_equal) / (cal.size + 1.0)
 
