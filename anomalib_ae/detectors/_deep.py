@@ -67,7 +67,8 @@ class BaseDeepDetector(BaseDetector):
     latent_dim : int, optional
         Bottleneck size. Default ``max(2, min(32, d // 4))`` for vectors/windows, 32 for images.
     epochs, batch_size, lr, weight_decay
-        Adam training schedule.
+        Adam training schedule. ``batch_size`` is an upper bound: small training sets use
+        smaller mini-batches (never below 32) so that an epoch has at least 32 optimizer steps.
     validation_fraction : float, default 0.1
         Share of the normal training data held out for early stopping and to calibrate
         ``predict_proba`` / ``p_value`` (not used when fewer than 20 samples are given).
@@ -103,6 +104,15 @@ class BaseDeepDetector(BaseDetector):
 
     #: Minimum number of samples before a validation split is held out.
     _min_samples_for_validation = 20
+
+    #: Small training sets get smaller mini-batches (not below 32) so an epoch has this many steps.
+    _min_steps_per_epoch = 32
+
+    def _effective_batch_size(self) -> int:
+        n_train = getattr(self, "_n_train_rows", None)
+        if not n_train:
+            return int(self.batch_size)
+        return int(min(self.batch_size, max(32, -(-n_train // self._min_steps_per_epoch))))
 
     # ------------------------------------------------------------------ sizes
     def _hidden_dims(self) -> tuple[int, ...]:
@@ -145,7 +155,7 @@ class BaseDeepDetector(BaseDetector):
     def _fit_kwargs(self, seed: int) -> dict:
         return dict(
             epochs=self.epochs,
-            batch_size=self.batch_size,
+            batch_size=self._effective_batch_size(),
             lr=self.lr,
             weight_decay=self.weight_decay,
             patience=self.patience,
@@ -172,6 +182,7 @@ class BaseDeepDetector(BaseDetector):
         n_val = int(round(n * self.validation_fraction)) if n >= self._min_samples_for_validation else 0
         order = rng.permutation(n)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        self._n_train_rows = int(train_idx.size)
         self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
         Xs = standardize(Xm, self.mean_, self.scale_)
         y_arr = None if y is None else np.asarray(y).astype(np.float32)

@@ -162,6 +162,7 @@ class SAGE(BaseDeepDetector):
         n_val = int(round(n * self.validation_fraction)) if n >= self._min_samples_for_validation else 0
         order = rng.permutation(n)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        self._n_train_rows = int(train_idx.size)
         self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
         Xs = standardize(Xm, self.mean_, self.scale_)
         self._train(
