@@ -22,7 +22,7 @@ from anomalib_ae.scoring.calibration import surprise
 from anomalib_ae.scoring.combination import COMBINE_RULES, combine
 
 #: Members of ``Ensemble()`` without arguments.
-DEFAULT_MEMBERS = ("pyod.knn", "pyod.iforest", "ae")
+DEFAULT_MEMBERS = ("pyod.knn", "pyod.lof", "ae")
 
 
 @register_detector("ensemble")
