@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from math import prod
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,10 +10,11 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
+from anomalib_ae.detectors._fixed_batches import FixedBatchScoring
 from anomalib_ae.nn.base import AnomalyModule
 from anomalib_ae.nn.cvad import build_cvad, build_cvad_discriminator
 from anomalib_ae.registry import register_detector
-from anomalib_ae.training import batched_apply, fit_module, score_device, seeded
+from anomalib_ae.training import fit_module, seeded
 
 _MIN_SCALE = 1e-8
 
@@ -42,20 +42,22 @@ class _DiscriminatorStage(AnomalyModule):
 
 
 @register_detector("cvad")
-class CVAD(BaseDeepDetector):
+class CVAD(FixedBatchScoring, BaseDeepDetector):
     """Cascade VAE anomaly detector after Guo et al., "CVAD" (2021, arXiv:2110.15811).
 
     Training has two stages: (1) the two-level cascade VAE of :mod:`anomalib_ae.nn.cvad` on
     normal data; (2) with the VAE frozen, a discriminator that tells real normal inputs
     (label 0) from their reconstructions (label 1).
 
-    Score: ``0.5 * (z_rec + z_disc)`` where ``z_rec`` is the per-sample "reconstruction + KL"
-    (mean squared error of the cascade reconstruction plus ``beta`` * (KL1 + KL2) / D) and
-    ``z_disc`` the discriminator's probability that the *input* is a reconstruction, each
-    z-normalised with the mean and standard deviation it has on the **training split** (the
-    fitted attributes ``recon_kl_mean_``, ``recon_kl_std_``, ``disc_mean_``, ``disc_std_``).
-    The reference code min-max normalises with statistics of the test set itself, which makes
-    a sample's score depend on the other test samples; here the statistics are fixed at fit.
+    Score: ``(1 - disc_weight) * r / recon_kl_scale_ + disc_weight * p / disc_scale_``, where
+    ``r`` is the per-sample "reconstruction + KL" (mean squared error of the cascade
+    reconstruction plus ``beta`` * (KL1 + KL2) / D), ``p`` the discriminator's probability that
+    the *input* is a reconstruction, and the scales their standard deviations on the
+    **training split** (fitted attributes, saved with the model). This is the weighted sum of
+    the two z-normalised parts up to a constant: rankings, thresholds and p-values are the
+    same, and leaving out the subtraction of the means keeps float32 precision. The reference
+    code min-max normalises with statistics of the test set itself, which makes a sample's
+    score depend on the other test samples; here the statistics are fixed at fit.
 
     Parameters
     ----------
@@ -161,28 +163,20 @@ patience, input_kind, random_state, accelerator, verbose, contamination
             p.requires_grad_(True)
         # normalisation statistics from the training split only
         parts = self._parts_prepared(X_train)
-        self.recon_kl_mean_ = float(parts[:, 0].mean())
-        self.recon_kl_std_ = float(max(parts[:, 0].std(), _MIN_SCALE))
-        self.disc_mean_ = float(parts[:, 1].mean())
-        self.disc_std_ = float(max(parts[:, 1].std(), _MIN_SCALE))
+        self.recon_kl_scale_ = float(max(parts[:, 0].std(), _MIN_SCALE))
+        self.disc_scale_ = float(max(parts[:, 1].std(), _MIN_SCALE))
 
     # ------------------------------------------------------------------ scoring
     def _module_parts(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([self.module_.recon_kl(x), self.discriminator_.prob_fake(x)], dim=1)
 
     def _parts_prepared(self, Xs: np.ndarray) -> np.ndarray:
-        device = score_device(self.accelerator)
-        self.module_.to(device).eval()
-        self.discriminator_.to(device).eval()
-        rows = max(1, min(65536, 2**21 // max(1, prod(Xs.shape[1:]))))
-        return batched_apply(self._module_parts, Xs, batch_size=rows, device=device)
+        return self._apply_fixed(self._module_parts, Xs, modules=(self.discriminator_,))
 
     def _score_prepared(self, Xs: np.ndarray) -> np.ndarray:
         parts = self._parts_prepared(Xs)
-        z_rec = (parts[:, 0] - self.recon_kl_mean_) / self.recon_kl_std_
-        z_disc = (parts[:, 1] - self.disc_mean_) / self.disc_std_
         w = float(self.disc_weight)
-        return (1.0 - w) * z_rec + w * z_disc
+        return (1.0 - w) * parts[:, 0] / self.recon_kl_scale_ + w * parts[:, 1] / self.disc_scale_
 
     def score_parts(self, X) -> np.ndarray:
         """Raw score parts before normalisation, ``(n, 2)``: [reconstruction + KL, P(reconstruction)]."""
