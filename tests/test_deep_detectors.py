@@ -1,0 +1,169 @@
+"""Detector-level tests of the deep family: vae, cvad, mae, deepsvdd, deepsad."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import anomalib_ae
+from anomalib_ae.detectors.deepsvdd import batch_size_without_singletons
+from anomalib_ae.nn.svdd import SVDDConvNet
+from fast_params import make
+
+DEEP = ["vae", "cvad", "mae", "deepsvdd", "deepsad"]
+TINY_IMAGE = {"hidden_dims": (4, 8), "latent_dim": 4, "epochs": 1}
+
+
+def _images(shape, n, seed=0):
+    return np.random.default_rng(seed).random((n, *shape), dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", DEEP)
+@pytest.mark.parametrize("shape", [(28, 28), (3, 64, 64), (12, 3)], ids=["gray28", "rgb64", "window"])
+def test_fit_score_on_images_and_windows(name, shape):
+    X = _images(shape, 24)
+    det = make(name, **TINY_IMAGE).fit(X)
+    expected_kind = "window" if len(shape) == 2 and shape[0] != shape[1] else "image"
+    assert det.input_kind_ == expected_kind
+    s = det.score(X[:5])
+    assert s.dtype == np.float64 and s.shape == (5,) and np.all(np.isfinite(s))
+    np.testing.assert_array_equal(det.score(X[:5]), s)  # deterministic scoring
+
+
+def test_deepsvdd_uses_paper_lenet_for_28px():
+    det = make("deepsvdd", epochs=1).fit(_images((28, 28), 16))
+    assert isinstance(det.module_.encoder, SVDDConvNet)
+    assert [m.out_channels for m in det.module_.encoder.features if isinstance(m, torch.nn.Conv2d)] == [8, 4]
+    assert det.module_.c.shape == (32,)
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_persistence_on_images(name, tmp_path):
+    X = _images((28, 28), 30)
+    y = np.r_[np.zeros(27), np.ones(3)] if name == "deepsad" else None
+    det = make(name, **TINY_IMAGE).fit(X, y)
+    det.save(tmp_path / "m.pt")
+    loaded = anomalib_ae.load(tmp_path / "m.pt")
+    np.testing.assert_array_equal(loaded.score(X), det.score(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), det.predict_proba(X))
+
+
+def test_deepsad_labels_push_known_anomalies_away(rng):
+    # normals around 0; the anomalies lie along one direction, closer than the planted ones
+    # of the common test, so an unsupervised model ranks them imperfectly
+    normal = rng.normal(size=(300, 6)).astype(np.float32)
+    shift = np.array([2.5, 0, 0, 0, 0, 0], np.float32)
+    known = (rng.normal(size=(15, 6)) * 0.5 + shift).astype(np.float32)
+    X = np.vstack([normal, known])
+    y = np.r_[np.zeros(300), np.ones(15)]
+    X_test = np.vstack([rng.normal(size=(100, 6)), rng.normal(size=(30, 6)) * 0.5 + shift]).astype(np.float32)
+    y_test = np.r_[np.zeros(100), np.ones(30)]
+    params = {"epochs": 30, "patience": None}
+    sad = make("deepsad", **params).fit(X, y)
+    svdd = make("deepsvdd", **params).fit(X, y)  # deepsvdd ignores labels
+    auc_sad = roc_auc_score(y_test, sad.score(X_test))
+    auc_svdd = roc_auc_score(y_test, svdd.score(X_test))
+    assert auc_sad > auc_svdd
+    assert auc_sad > 0.9
+    # held-out labelled anomalies are not used as calibration scores
+    assert sad.calibration_scores_.shape[0] < round(0.1 * len(X))
+
+
+def test_deepsad_without_labels_matches_deepsvdd(blobs_with_outliers):
+    X_train, X_test, _ = blobs_with_outliers
+    a = make("deepsad").fit(X_train).score(X_test)
+    b = make("deepsvdd").fit(X_train).score(X_test)
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_deepsvdd_center_eps_rule_and_soft_boundary(blobs_with_outliers):
+    X_train = blobs_with_outliers[0]
+    det = make("deepsvdd", center_eps=0.5, pretrain=False).fit(X_train)
+    assert torch.all(det.module_.c.abs() >= 0.5)
+    soft = make("deepsvdd", objective="soft-boundary", nu=0.2).fit(X_train)
+    assert float(soft.module_.R) > 0
+    with torch.no_grad():
+        d = soft.module_.eval().dist(torch.from_numpy(soft._prepare(X_train))).numpy()
+    np.testing.assert_allclose(soft.decision_scores_, d - float(soft.module_.R) ** 2, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["deepsvdd", "deepsad"])
+def test_svdd_one_sample_is_a_clear_error(name):
+    with pytest.raises(ValueError, match="1 sample"):
+        make(name).fit(np.zeros((1, 4)))
+
+
+def test_svdd_never_trains_batchnorm_on_a_single_sample():
+    assert batch_size_without_singletons(33, 32) == 31
+    assert batch_size_without_singletons(64, 32) == 32
+    assert batch_size_without_singletons(5, 2) == 5
+    for n in range(2, 80):
+        b = batch_size_without_singletons(n, 16)
+        assert 2 <= b <= max(16, n) and n % b != 1
+    # 21 training rows with batch 20 would leave a batch of one
+    make("deepsvdd", batch_size=20, validation_fraction=0.0).fit(np.random.default_rng(0).normal(size=(21, 3)))
+
+
+def test_cvad_normalisation_stats_come_from_training_data(blobs_with_outliers):
+    X_train, X_test, _ = blobs_with_outliers
+    det = make("cvad", validation_fraction=0.0).fit(X_train)
+    parts = det.score_parts(X_train)
+    np.testing.assert_allclose([det.recon_kl_scale_, det.disc_scale_], parts.std(axis=0), rtol=1e-4)
+    # the test set does not move them: a sample's score does not depend on its batch
+    scales = (det.recon_kl_scale_, det.disc_scale_)
+    full = det.score(X_test)
+    np.testing.assert_allclose(det.score(X_test[-5:]), full[-5:], rtol=1e-6)
+    assert (det.recon_kl_scale_, det.disc_scale_) == scales
+    p = det.score_parts(X_test)
+    np.testing.assert_allclose(full, 0.5 * (p[:, 0] / scales[0] + p[:, 1] / scales[1]), rtol=1e-5)
+    # equal, up to a constant, to the mean of the parts z-normalised with training statistics
+    z = (p - parts.mean(axis=0)) / parts.std(axis=0)
+    np.testing.assert_allclose(full - full.mean(), z.mean(axis=1) - z.mean(), rtol=1e-3, atol=1e-4)
+
+
+def test_cvad_stats_use_the_training_split_only(blobs_with_outliers):
+    X_train = blobs_with_outliers[0]
+    det = make("cvad").fit(X_train)  # 10 % held out for validation / calibration
+    parts = det.score_parts(X_train)
+    assert not np.isclose(det.recon_kl_scale_, parts[:, 0].std(), rtol=1e-7)
+    assert det.n_disc_epochs_ >= 1
+
+
+def test_cvad_discriminator_weight_zero_is_recon_kl_only(blobs_with_outliers):
+    X_train, X_test, _ = blobs_with_outliers
+    det = make("cvad", disc_weight=0.0).fit(X_train)
+    p = det.score_parts(X_test)
+    np.testing.assert_allclose(det.score(X_test), p[:, 0] / det.recon_kl_scale_, rtol=1e-5)
+
+
+def test_vae_iwae_with_one_sample_equals_elbo(blobs_with_outliers):
+    X_train, X_test, _ = blobs_with_outliers
+    elbo = make("vae", score_type="elbo", n_samples=1).fit(X_train).score(X_test)
+    iwae = make("vae", score_type="iwae", n_samples=1).fit(X_train).score(X_test)
+    np.testing.assert_allclose(iwae, elbo, rtol=1e-5)
+    iwae8 = make("vae", score_type="iwae", n_samples=8).fit(X_train).score(X_test)
+    elbo8 = make("vae", score_type="elbo", n_samples=8).fit(X_train).score(X_test)
+    assert np.all(iwae8 <= elbo8 + 1e-4)  # the IWAE bound is tighter: -log mean w <= -mean log w
+
+
+@pytest.mark.parametrize("score_type", ["recon", "elbo", "iwae"])
+def test_vae_score_types_rank_planted_outliers(score_type, blobs_with_outliers):
+    X_train, X_test, y_test = blobs_with_outliers
+    s = make("vae", score_type=score_type, epochs=15).fit(X_train).score(X_test)
+    assert roc_auc_score(y_test, s) > 0.9
+
+
+def test_mae_needs_two_features_and_masks_patches():
+    with pytest.raises(ValueError, match="1 feature"):
+        make("mae").fit(np.zeros((10, 1)))
+    det = make("mae", mask_ratio=0.5, patch_size=7, **TINY_IMAGE).fit(_images((28, 28), 12))
+    assert det.module_.n_tokens == 16
+    assert bool(det.module_.score_masks.any(dim=0).all())  # every patch is hidden by some mask
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_bad_parameters_are_value_errors(name, blobs_with_outliers):
+    bad = {"vae": {"score_type": "nope"}, "cvad": {"disc_weight": 2.0}, "mae": {"mask_ratio": 1.0},
+           "deepsvdd": {"objective": "deep-sad"}, "deepsad": {"eta": -1.0}}[name]
+    with pytest.raises(ValueError):
+        make(name, **bad).fit(blobs_with_outliers[0])
