@@ -11,8 +11,10 @@ score time, so a reloaded pipeline scores bit-identically.
 
 Item scores and thresholds
 --------------------------
-* ``image`` / ``tabular``: one detector sample per item; ``threshold_`` and the calibration
-  scores are the detector's own.
+* ``image`` / ``tabular``: one detector sample per item; the calibration scores are the
+  detector's (held-out normal samples for the deep detectors, else training scores) and
+  ``threshold_`` is their ``1 - contamination`` quantile (the detector's own ``threshold_``
+  uses training scores, which sit too low when a network fits its training images closely).
 * ``audio``: the detector scores frame vectors; a clip's score aggregates its frame scores
   (``clip_aggregate``: ``"mean"`` default as in DCASE, ``"max"`` or ``"quantile:q"``).
 * ``telemetry``: the detector scores windows; a timestamp's score combines the windows that
@@ -300,8 +302,12 @@ class Pipeline:
             self.threshold_ = contamination_threshold(item, det.contamination)
             self.calibration_scores_ = np.sort(item)
         else:
-            self.threshold_ = float(det.threshold_)
+            from anomalib_ae.scoring.threshold import contamination_threshold
+
+            # held-out normal scores when the detector kept some (deep detectors do): a threshold
+            # on training scores alone is too low for a model that fits its training data closely
             self.calibration_scores_ = np.asarray(det.calibration_scores_, dtype=np.float64)
+            self.threshold_ = contamination_threshold(self.calibration_scores_, det.contamination)
         self.n_train_items_ = int(f["valid"].sum())
         return self
 
