@@ -415,7 +415,7 @@ class Pipeline:
             spectrogram error maps), ``images`` (image inputs), ``log_mels`` (audio),
             ``row_contributions`` (telemetry ``(n_rows, n_metrics)``).
         """
-        from anomalib_ae.explain import feature_contributions, pixel_error_maps, spectrogram_error_map
+        from anomalib_ae.explain import feature_contributions, spectrogram_error_map
 
         self._check_fitted()
         res = data if isinstance(data, ScoreResult) else self.score_items(data)
@@ -426,10 +426,13 @@ class Pipeline:
         pos = np.cumsum(d["valid"]) - 1  # item -> row of X (image / tabular / audio clip)
         if self.kind == "image":
             X = d["X"][pos[top]] if top else d["X"][:0]
-            maps = pixel_error_maps(self.detector_, X, self.reference_) if top else np.zeros((0,) + X.shape[-2:])
-            c, method = feature_contributions(self.detector_, X[:1], self.reference_) if top else (None, "")
-            out.update(maps=maps, images=X, method=method,
-                       feature_names=["pixel"], contributions=maps.reshape(len(top), -1) if top else np.zeros((0, 0)))
+            if top:
+                c, method = feature_contributions(self.detector_, X, self.reference_)
+                maps = c.mean(axis=1) if c.ndim == 4 else c
+            else:
+                maps, method = np.zeros((0,) + X.shape[-2:]), ""
+            out.update(maps=maps, images=X, method=method, feature_names=["pixel"],
+                       contributions=maps.reshape(len(top), -1))
             return out
         if self.kind == "tabular":
             X = d["X"][pos[top]]
