@@ -185,9 +185,13 @@ def main(argv=None) -> None:
     ap.add_argument("--max-train", type=int, default=20000)
     ap.add_argument("--max-test-normals", type=int, default=None, help="reduced runs only: cap on test normal rows")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 avoids oversubscription)")
+    ap.add_argument("--merge", type=Path, default=None,
+                    help="JSON of an earlier run: its rows are kept except those this run redoes "
+                         "(same data set, seed and detector); the tables cover both")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "tabular")
     args = ap.parse_args(argv)
 
+    earlier = json.loads(args.merge.read_text()) if args.merge is not None else None
     import torch
 
     torch.set_num_threads(args.threads)
@@ -224,10 +228,19 @@ def main(argv=None) -> None:
             meta["elapsed_s"] = time.perf_counter() - t_start
             args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     meta["elapsed_s"] = time.perf_counter() - t_start
+    if args.merge is not None:
+        redone = {(r["dataset"], r["seed"], r["detector"]) for r in results}
+        kept = [r for r in earlier["results"] if (r["dataset"], r["seed"], r["detector"]) not in redone]
+        results = kept + results
+        names = list(dict.fromkeys(earlier["meta"]["detectors"] + names))
+        meta = {**earlier["meta"], "merged_from": str(args.merge), "merged_command": meta["command"],
+                "merged_elapsed_s": meta["elapsed_s"], "detectors": names}
     summ = summarise(results, names, datasets)
     lines = targets(summ["summary"])
-    header = (f"Command: `{meta['command']}` — {len(datasets)} data sets, seeds {args.seeds}, "
-              f"{meta['elapsed_s'] / 60:.1f} min, torch threads {args.threads}.")
+    header = (f"Command: `{meta['command']}` — {len(datasets)} data sets, seeds {meta['seeds']}, "
+              f"{meta['elapsed_s'] / 60:.1f} min, torch threads {meta['threads']}.")
+    if "merged_command" in meta:
+        header += f" Rows redone by `{meta['merged_command']}` ({meta['merged_elapsed_s'] / 60:.1f} min)."
     md = markdown(summ, datasets, header) + "\nTargets:\n\n" + "\n".join(f"- {t}" for t in lines) + "\n"
     args.out.with_suffix(".json").write_text(
         json.dumps({"meta": meta, "results": results, **summ, "targets": lines}, indent=1)

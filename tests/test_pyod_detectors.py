@@ -106,3 +106,11 @@ def test_cli_fit_and_score_with_a_pyod_detector(tmp_path):
     assert res.exit_code == 0, res.output
     out = pd.read_csv(tmp_path / "s.csv")
     assert bool(out["is_anomaly"].iloc[-1]) and out["probability"].iloc[-1] > 0.95
+
+
+def test_pca_with_constant_columns_gives_finite_scores():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(80, 4)), np.zeros(80), rng.normal(size=80)])
+    det = make("pyod.pca").fit(X)
+    assert det.estimator_.n_components == 5
+    assert np.all(np.isfinite(det.score(rng.normal(size=(10, 6)))))

@@ -133,13 +133,21 @@ class PyODDetector(BaseDetector):
             kwargs["n_features"] = n_features
         return kwargs
 
+    def _data_defaults(self, X: np.ndarray) -> dict:
+        """Defaults that depend on the training data (under the user's ``params``)."""
+        return {}
+
     def _new_estimator(self, n_features: int):
         with _isolated_rng(self.seed_):
             return self._pyod_cls()(**self._pyod_kwargs(n_features))
 
     def _fit_estimator(self, X: np.ndarray):
         with _isolated_rng(self.seed_):
-            est = self._pyod_cls()(**self._pyod_kwargs(X.shape[1]))
+            kwargs = self._pyod_kwargs(X.shape[1])
+            for key, value in self._data_defaults(X).items():
+                if key not in (self.params or {}):
+                    kwargs[key] = value
+            est = self._pyod_cls()(**kwargs)
             if self._deep and getattr(est, "batch_size", 0) > X.shape[0]:
                 est.batch_size = X.shape[0]  # PyOD's loops drop the last batch: keep at least one
             return est.fit(X)
@@ -269,6 +277,20 @@ def _ecdf_decision(est, X: np.ndarray, rule: str) -> np.ndarray:
     return out.sum(axis=1)
 
 
+def _pca_data_defaults(self, X: np.ndarray) -> dict:
+    """``n_components`` = numerical rank of the standardised data.
+
+    PyOD's PCA divides by every component's explained variance; components of (near) zero
+    variance, e.g. from constant columns (mnist, optdigits), give infinite scores.
+    """
+    Z = X - X.mean(axis=0)
+    sd = Z.std(axis=0)
+    sd[sd == 0] = 1.0
+    ev = np.linalg.svd(Z / sd, compute_uv=False) ** 2
+    rank = int(np.sum(ev > ev[0] * 1e-9)) if ev.size and ev[0] > 0 else 1
+    return {"n_components": max(1, min(rank, X.shape[0] - 1, X.shape[1]))}
+
+
 def _rebuild_base_dl(self, est, name):
     if name != "model":
         raise NotImplementedError(name)
@@ -302,6 +324,7 @@ PyODCOPOD = _pyod_wrapper("pyod.copod", "pyod.models.copod:COPOD", "Copula-based
 PyODCOPOD._decision = lambda self, est, X: _ecdf_decision(est, X, "copod")
 PyODHBOS = _pyod_wrapper("pyod.hbos", "pyod.models.hbos:HBOS", "Histogram-based outlier score")
 PyODPCA = _pyod_wrapper("pyod.pca", "pyod.models.pca:PCA", "PCA reconstruction outlier score")
+PyODPCA._data_defaults = _pca_data_defaults
 PyODAutoEncoder = _pyod_wrapper(
     "pyod.autoencoder", "pyod.models.auto_encoder:AutoEncoder", "PyOD's autoencoder", {"verbose": 0}, deep=True
 )
