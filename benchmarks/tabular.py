@@ -108,7 +108,8 @@ def summarise(results: list[dict], detectors: list[str], datasets: list[str]) ->
             rows = [r for r in ok if r["detector"] == det and r["dataset"] == ds]
             if rows:
                 table.setdefault(det, {})[ds] = {
-                    k: float(np.mean([r[k] for r in rows])) for k in ("auroc", "auprc", "fit_s", "score_s", "fpr_at_0.05")
+                    k: float(np.mean([r[k] for r in rows]))
+                    for k in ("auroc", "auprc", "fit_s", "score_s", "fpr_at_0.05")
                 }
     complete = [d for d in detectors if d in table and len(table[d]) == len(datasets)]
     ranks = {d: [] for d in complete}
@@ -142,7 +143,9 @@ def targets(summary: dict) -> list[str]:
     if ours and pyod:
         be, bp = max(ours, key=ours.get), max(pyod, key=pyod.get)
         ok = ours[be] >= pyod[bp] + 0.01
-        lines.append(f"best ensemble {be} {ours[be]:.4f} vs best PyOD {bp} {pyod[bp]:.4f} + 0.01: {'MET' if ok else 'NOT MET'}")
+        lines.append(
+            f"best ensemble {be} {ours[be]:.4f} vs best PyOD {bp} {pyod[bp]:.4f} + 0.01: {'MET' if ok else 'NOT MET'}"
+        )
     for a, b in (("ae", "pyod.autoencoder"), ("vae", "pyod.vae"), ("deepsvdd", "pyod.deepsvdd")):
         if a in summary and b in summary:
             x, y = summary[a]["mean_auroc"], summary[b]["mean_auroc"]
@@ -160,7 +163,8 @@ def targets(summary: dict) -> list[str]:
 def markdown(summ: dict, datasets: list[str], header: str) -> str:
     s = summ["summary"]
     order = sorted(s, key=lambda d: -s[d]["mean_auroc"])
-    out = [header, "", "| detector | mean AUROC | mean AUPRC | mean rank | fit s (sum) | score s (sum) | calib. err @ fpr 0.05 |",
+    out = [header, "",
+           "| detector | mean AUROC | mean AUPRC | mean rank | fit s (sum) | score s (sum) | calib. err @ fpr 0.05 |",
            "|---|---|---|---|---|---|---|"]
     for d in order:
         r = s[d]
@@ -171,7 +175,8 @@ def markdown(summ: dict, datasets: list[str], header: str) -> str:
     for ds in datasets:
         out.append(f"| {ds} | " + " | ".join(f"{summ['per_dataset'][d][ds]['auroc']:.3f}" for d in order) + " |")
     if summ["incomplete"]:
-        out += ["", f"Incomplete (failed or not run on every set, left out of the tables): {', '.join(summ['incomplete'])}"]
+        missing = ", ".join(summ["incomplete"])
+        out += ["", f"Incomplete (failed or not run on every set, left out of the tables): {missing}"]
     return "\n".join(out) + "\n"
 
 

@@ -126,7 +126,8 @@ class SAGE(BaseDeepDetector):
 
         rows = max(1, min(4096, 2**21 // max(1, int(np.prod(Xs.shape[1:])))))
         with torch.no_grad():
-            out = [fn(torch.from_numpy(np.asarray(Xs[i : i + rows], dtype=np.float64))) for i in range(0, len(Xs), rows)]
+            batches = (np.asarray(Xs[i : i + rows], dtype=np.float64) for i in range(0, len(Xs), rows))
+            out = [fn(torch.from_numpy(b)) for b in batches]
         return torch.cat(out).numpy()
 
     def _latents(self, Xs: np.ndarray) -> np.ndarray:
