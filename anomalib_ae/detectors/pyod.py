@@ -163,6 +163,7 @@ class PyODDetector(BaseDetector):
                 f"{type(self).__name__} takes 2-D tabular input (n_samples, n_features); "
                 f"got per-sample shape {X.shape[1:]}"
             )
+        X = np.require(X, dtype=np.float64, requirements=["C", "W"])  # one array type: PyOD's numba code compiles once
         n = X.shape[0]
         if n < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 samples, got n_samples={n}")
@@ -195,7 +196,7 @@ class PyODDetector(BaseDetector):
     def _score(self, X: np.ndarray) -> np.ndarray:
         if X.ndim != 2:
             raise ValueError(f"{type(self).__name__} takes 2-D input, got per-sample shape {X.shape[1:]}")
-        return self._decision(self.estimator_, X)
+        return self._decision(self.estimator_, np.require(X, dtype=np.float64, requirements=["C", "W"]))
 
     # ------------------------------------------------------------------ persistence
     def _rebuild_torch(self, est, name: str):
