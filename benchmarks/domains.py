@@ -125,13 +125,13 @@ EXTRA = {
     "medical": {"mae": {"patch_size": 4}},
     "brain": {"mae": {"patch_size": 8}},
     "industrial": {"mae": {"patch_size": 8}},
-    "acoustic": {"mae": {"feature_group": 128}},  # one token per stacked log-mel frame
+    "acoustic": {"mae": {"input_kind": "window"}},  # mae sees (5, 128): one token per log-mel frame
     "telemetry": {},
 }
 
 
 def run_all(deep: list[str], deep_params: dict, X_train, X_tests, epochs, batch_size, seed, maps: bool = False,
-            extra: dict | None = None):
+            extra: dict | None = None, views: dict | None = None):
     """-> {model: {"scores": [...], "fit_s": s, "maps": [...] or None}} for deep detectors and baselines."""
     from anomalib_ae.explain import pixel_error_maps
 
@@ -139,10 +139,11 @@ def run_all(deep: list[str], deep_params: dict, X_train, X_tests, epochs, batch_
     for name in deep:
         det = make_deep(name, epochs=epochs, batch_size=batch_size, random_state=seed, verbose=False,
                         accelerator="cpu", **{**deep_params, **(extra or {}).get(name, {})})
+        view = (views or {}).get(name, lambda a: a)
         t0 = time.perf_counter()
-        det.fit(X_train)
+        det.fit(view(X_train))
         fit_s = time.perf_counter() - t0
-        res = {"scores": [det.score(x) for x in X_tests], "fit_s": fit_s, "maps": None}
+        res = {"scores": [det.score(view(x)) for x in X_tests], "fit_s": fit_s, "maps": None}
         if maps:
             try:
                 res["maps"] = [pixel_error_maps(det, x) for x in X_tests]
@@ -225,7 +226,8 @@ def bench_acoustic(args) -> dict:
               f"test {len(te)} clips ({y.sum()} anomalous)", flush=True)
         res = run_all(deep_names(args.detectors), {"input_kind": "vector", "hidden_dims": [128, 128, 128, 128],
                                                    "latent_dim": 8},
-                      btr.frames, [bte.frames], args.epochs, args.batch_size, args.seed, extra=EXTRA["acoustic"])
+                      btr.frames, [bte.frames], args.epochs, args.batch_size, args.seed, extra=EXTRA["acoustic"],
+                      views={"mae": lambda a: a.reshape(len(a), feat.n_context, feat.n_mels)})
         for model, r in res.items():
             clip = aggregate_clip_scores(r["scores"][0], bte.clip_index, bte.n_clips, "mean")
             rows.append({"dataset": group, "model": model, "auc": auroc(y, clip), "pauc": pauc(y, clip),
