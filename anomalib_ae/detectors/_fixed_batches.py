@@ -18,7 +18,7 @@ import torch
 from anomalib_ae.training import score_device
 
 #: Upper bound of the chunk size; smaller for large samples (about 2**21 values per chunk).
-MAX_ROWS = 256
+MAX_ROWS = 64
 
 
 def chunk_rows(sample_shape: tuple[int, ...]) -> int:

@@ -157,7 +157,8 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         kwargs = self._fit_kwargs(seed + 1)
         if self.disc_epochs is not None:
             kwargs["epochs"] = self.disc_epochs
-        result = fit_module(_DiscriminatorStage(self.module_, self.discriminator_), X_train, None, X_val, None, **kwargs)
+        stage = _DiscriminatorStage(self.module_, self.discriminator_)
+        result = fit_module(stage, X_train, None, X_val, None, **kwargs)
         self.n_disc_epochs_ = result.epochs_run
         for p in self.module_.parameters():
             p.requires_grad_(True)
