@@ -30,3 +30,8 @@ OVERRIDES["ensemble"] = {"detectors": ["pyod.knn", "pyod.ecod"]}
 
 # issue 3: deep family (fewer latent samples keep the VAE's ELBO scoring cheap)
 OVERRIDES["vae"] = {"n_samples": 4}
+OVERRIDES["mae"] = {"hidden_dims": (16, 16), "latent_dim": 4}
+OVERRIDES["cvad"] = {"disc_epochs": 2}
+# pre-training is covered by tests/test_deep_detectors.py; the registry-wide checks skip it
+OVERRIDES["deepsvdd"] = {"pretrain": False}
+OVERRIDES["deepsad"] = {"pretrain": False}
