@@ -12,6 +12,7 @@ from fast_params import make
 
 DEEP = ["vae", "cvad", "mae", "deepsvdd", "deepsad"]
 TINY_IMAGE = {"hidden_dims": (4, 8), "latent_dim": 4, "epochs": 1}
+PRETRAIN = {"deepsvdd": {"pretrain": True}, "deepsad": {"pretrain": True}}  # fast_params turns it off
 
 
 def _images(shape, n, seed=0):
@@ -22,7 +23,7 @@ def _images(shape, n, seed=0):
 @pytest.mark.parametrize("shape", [(28, 28), (3, 64, 64), (12, 3)], ids=["gray28", "rgb64", "window"])
 def test_fit_score_on_images_and_windows(name, shape):
     X = _images(shape, 24)
-    det = make(name, **TINY_IMAGE).fit(X)
+    det = make(name, **TINY_IMAGE, **PRETRAIN.get(name, {})).fit(X)
     expected_kind = "window" if len(shape) == 2 and shape[0] != shape[1] else "image"
     assert det.input_kind_ == expected_kind
     s = det.score(X[:5])
@@ -31,7 +32,8 @@ def test_fit_score_on_images_and_windows(name, shape):
 
 
 def test_deepsvdd_uses_paper_lenet_for_28px():
-    det = make("deepsvdd", epochs=1).fit(_images((28, 28), 16))
+    det = make("deepsvdd", epochs=1, pretrain=True).fit(_images((28, 28), 16))
+    assert det.n_pretrain_epochs_ == 1
     assert isinstance(det.module_.encoder, SVDDConvNet)
     assert [m.out_channels for m in det.module_.encoder.features if isinstance(m, torch.nn.Conv2d)] == [8, 4]
     assert det.module_.c.shape == (32,)
@@ -41,7 +43,7 @@ def test_deepsvdd_uses_paper_lenet_for_28px():
 def test_persistence_on_images(name, tmp_path):
     X = _images((28, 28), 30)
     y = np.r_[np.zeros(27), np.ones(3)] if name == "deepsad" else None
-    det = make(name, **TINY_IMAGE).fit(X, y)
+    det = make(name, **TINY_IMAGE, **PRETRAIN.get(name, {})).fit(X, y)
     det.save(tmp_path / "m.pt")
     loaded = anomalib_ae.load(tmp_path / "m.pt")
     np.testing.assert_array_equal(loaded.score(X), det.score(X))
