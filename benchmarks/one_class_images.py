@@ -108,9 +108,13 @@ def parse_overrides(items: list[str]) -> dict[str, dict]:
     return out
 
 
-def make_detector(name: str, epochs: int, seed: int, overrides: dict):
-    """A fresh detector; ours get images ``(n, 28, 28)``, PyOD's get flattened rows."""
+def make_detector(name: str, epochs: int, seed: int, overrides: dict, n_train: int = 128):
+    """A fresh detector; ours get images ``(n, 28, 28)``, PyOD's get flattened rows.
+
+    PyOD's deep models drop the last incomplete batch, so their batch is at most ``n_train``.
+    """
     extra = overrides.get(name, {})
+    batch = min(128, n_train)
     if name in OURS:
         import anomalib_ae
 
@@ -121,15 +125,15 @@ def make_detector(name: str, epochs: int, seed: int, overrides: dict):
     if name == "pyod_ae":
         from pyod.models.auto_encoder import AutoEncoder
 
-        return AutoEncoder(epoch_num=epochs, batch_size=128, random_state=seed, verbose=0, **extra)
+        return AutoEncoder(epoch_num=epochs, batch_size=batch, random_state=seed, verbose=0, **extra)
     if name == "pyod_vae":
         from pyod.models.vae import VAE
 
-        return VAE(epoch_num=epochs, batch_size=128, random_state=seed, verbose=0, **extra)
+        return VAE(epoch_num=epochs, batch_size=batch, random_state=seed, verbose=0, **extra)
     if name == "pyod_deepsvdd":
         from pyod.models.deep_svdd import DeepSVDD
 
-        return DeepSVDD(n_features=28 * 28, epochs=epochs, batch_size=128, random_state=seed, verbose=0, **extra)
+        return DeepSVDD(n_features=28 * 28, epochs=epochs, batch_size=batch, random_state=seed, verbose=0, **extra)
     raise SystemExit(f"unknown detector {name!r}; choose from {', '.join(OURS + PYOD)}")
 
 
@@ -158,7 +162,7 @@ def run_one(data, name: str, normal_class: int, seed: int, args, overrides) -> d
     prep = (MinMaxGCN() if args.preprocess == "gcn" else MinMaxRaw()).fit(x_train[idx])
     xf, xt = prep.transform(x_train[idx]), prep.transform(x_test[test_idx])
     y_anom = (y_test[test_idx] != normal_class).astype(int)
-    det = make_detector(name, args.epochs, seed, overrides)
+    det = make_detector(name, args.epochs, seed, overrides, len(idx))
     t0 = time.perf_counter()
     fit_detector(det, name, xf)
     t1 = time.perf_counter()
