@@ -200,11 +200,20 @@ class BaseDeepDetector(BaseDetector):
                 val_scores = val_scores[y_arr[val_idx] <= 0]
             self.calibration_scores_ = val_scores if val_scores.size else None
 
-    def _score_prepared(self, Xs: np.ndarray) -> np.ndarray:
+    def _score_chunk_rows(self) -> int:
+        """Fixed rows per scoring pass: 64 images, up to 4096 vectors/windows (about 2**21 values)."""
+        cap = 64 if self.input_kind_ == "image" else 4096
+        return max(1, min(cap, 2**21 // max(1, prod(self.model_shape_))))
+
+    def _apply_fixed(self, fn, Xs: np.ndarray, modules=()) -> np.ndarray:
+        """``fn`` over standardised ``Xs`` in fixed-size chunks (batch-invariant scores)."""
         device = score_device(self.accelerator)
-        self.module_.to(device).eval()
-        rows = max(1, min(65536, 2**21 // max(1, prod(Xs.shape[1:]))))
-        return batched_apply(self._module_score, Xs, batch_size=rows, device=device)
+        for m in (self.module_, *modules):
+            m.to(device).eval()
+        return batched_apply(fn, Xs, batch_size=self._score_chunk_rows(), device=device)
+
+    def _score_prepared(self, Xs: np.ndarray) -> np.ndarray:
+        return self._apply_fixed(self._module_score, Xs)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self._score_prepared(self._prepare(X))

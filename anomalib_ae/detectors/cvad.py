@@ -10,7 +10,6 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.detectors._fixed_batches import FixedBatchScoring
 from anomalib_ae.nn.base import AnomalyModule
 from anomalib_ae.nn.cvad import build_cvad, build_cvad_discriminator
 from anomalib_ae.registry import register_detector
@@ -42,7 +41,7 @@ class _DiscriminatorStage(AnomalyModule):
 
 
 @register_detector("cvad")
-class CVAD(FixedBatchScoring, BaseDeepDetector):
+class CVAD(BaseDeepDetector):
     """Cascade VAE anomaly detector after Guo et al., "CVAD" (2021, arXiv:2110.15811).
 
     Training has two stages: (1) the two-level cascade VAE of :mod:`anomalib_ae.nn.cvad` on

@@ -9,7 +9,6 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.detectors._fixed_batches import FixedBatchScoring
 from anomalib_ae.nn.svdd import ARCHS, build_deep_svdd, build_svdd_autoencoder
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
@@ -45,7 +44,7 @@ def batch_size_without_singletons(n: int, batch_size: int) -> int:
     return int(n)
 
 
-class _SVDDDetector(FixedBatchScoring, BaseDeepDetector):
+class _SVDDDetector(BaseDeepDetector):
     """Shared training of Deep SVDD and Deep SAD: pre-training, centre, then the objective."""
 
     _parameter_constraints: dict = {

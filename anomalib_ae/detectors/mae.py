@@ -8,7 +8,6 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.detectors._fixed_batches import FixedBatchScoring
 from anomalib_ae.nn.mae import build_mae
 from anomalib_ae.registry import register_detector
 
@@ -17,7 +16,7 @@ MASK_SEED = 0
 
 
 @register_detector("mae")
-class MaskedAutoEncoder(FixedBatchScoring, BaseDeepDetector):
+class MaskedAutoEncoder(BaseDeepDetector):
     """Masked autoencoder (He et al., 2022): transformer encoder on visible tokens only.
 
     Tokens are image patches (``patch_size`` x ``patch_size`` over all channels), groups of

@@ -7,7 +7,6 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.detectors._fixed_batches import FixedBatchScoring
 from anomalib_ae.nn.vae import SCORE_TYPES, build_vae
 from anomalib_ae.registry import register_detector
 
@@ -16,7 +15,7 @@ SCORE_SEED = 0
 
 
 @register_detector("vae")
-class VariationalAutoEncoder(FixedBatchScoring, BaseDeepDetector):
+class VariationalAutoEncoder(BaseDeepDetector):
     """Gaussian VAE (Kingma & Welling) with a ``beta``-weighted KL term.
 
     Dense networks for vectors ``(n, d)`` and windows ``(n, T, d)``, convolutional ones for

@@ -251,10 +251,21 @@ def score_device(accelerator: str) -> torch.device:
 
 @torch.no_grad()
 def batched_apply(fn, X: np.ndarray, batch_size: int = 4096, device: torch.device | None = None) -> np.ndarray:
-    """Apply ``fn`` (tensor -> tensor of per-sample values) over ``X`` in batches; float64 result."""
+    """Apply ``fn`` (tensor -> per-sample values) over ``X`` in chunks of exactly ``batch_size`` rows.
+
+    The last chunk is zero-padded, so every forward pass sees the same number of rows. BLAS
+    kernels round differently for different row counts (a matrix-vector product for one row,
+    other tilings for other sizes); with a fixed count a sample's score is bit-identical
+    however the caller batches its data, and agrees exactly with the scores of the same
+    samples computed at fit time (calibration, threshold). Returns float64.
+    """
     device = device or torch.device("cpu")
     X_t = _as_tensor(X)
     outs = []
     for start in range(0, X_t.shape[0], batch_size):
-        outs.append(fn(X_t[start : start + batch_size].to(device)).detach().cpu())
+        chunk = X_t[start : start + batch_size]
+        n = chunk.shape[0]
+        if n < batch_size:
+            chunk = torch.cat([chunk, chunk.new_zeros((batch_size - n, *chunk.shape[1:]))])
+        outs.append(fn(chunk.to(device)).detach().cpu()[:n])
     return torch.cat(outs).numpy().astype(np.float64)
