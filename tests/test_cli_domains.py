@@ -21,11 +21,11 @@ def run(*args):
 
 @pytest.fixture
 def image_dirs(tmp_path):
-    images, _ = datasets.magnetic_tile_png_dir()
+    images = datasets.pneumonia_png_dir()
     train = tmp_path / "train"
     shutil.copytree(images / "good", train)
     new = tmp_path / "new"
-    shutil.copytree(images / "defect", new)
+    shutil.copytree(images / "pneumonia", new)
     (new / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (new / "empty.png").write_bytes(b"")
     return train, new

@@ -40,10 +40,10 @@ def test_zscore_fallback_needs_reference():
 
 
 def test_pixel_error_maps_shape():
-    d = datasets.load_magnetic_tile_sample()
+    d = datasets.load_pneumonia_sample()
     det = anomalib_ae.create("ae", input_kind="image", **FAST).fit(d["x_train"][:40].astype(np.float32) / 255)
     maps = pixel_error_maps(det, d["x_test"][:3].astype(np.float32) / 255)
-    assert maps.shape == (3, 64, 64) and np.isfinite(maps).all()
+    assert maps.shape == (3, 28, 28) and np.isfinite(maps).all()
 
 
 def test_spectrogram_error_map_inverts_context_stacking():
@@ -63,7 +63,7 @@ def test_pipeline_explanations_and_plots(tmp_path):
 
     from anomalib_ae import plots
 
-    images, masks = datasets.magnetic_tile_png_dir()
+    images = datasets.pneumonia_png_dir()
     pipe = Pipeline("ae", kind="image", adapter_params={"size": 32}, detector_params=FAST).fit(images)
     ex = pipe.explain(images, top_k=3)
     assert ex["maps"].shape == (3, 32, 32) and len(ex["top"]) == 3

@@ -26,7 +26,7 @@ def _roundtrip(pipe, data, tmp_path):
 
 
 def test_image_folder_pipeline_roundtrip(tmp_path):
-    images, _ = datasets.magnetic_tile_png_dir()
+    images = datasets.pneumonia_png_dir()
     pipe = Pipeline("ae", kind="image", adapter_params={"size": 32}, detector_params=FAST).fit(images)
     assert pipe.n_train_items_ == 12  # only good/ is used for training
     res, back = _roundtrip(pipe, images, tmp_path)

@@ -22,22 +22,20 @@ import numpy as np
 __all__ = [
     "SAMPLES",
     "load_cardio",
-    "load_magnetic_tile_sample",
     "load_mimii_sample",
     "load_pneumonia_sample",
     "load_smd_sample",
-    "magnetic_tile_png_dir",
     "mimii_sample_dir",
+    "pneumonia_png_dir",
     "sample_path",
 ]
 
 #: Sample names accepted by :func:`sample_path`, with the file or folder each one is.
 SAMPLES = {
     "cardio": "cardio.npz",
-    "magnetic_tile": "magnetic_tile_sample.npz",
-    "magnetic_tile_png": "magnetic_tile_png",
     "mimii_fan": "mimii_fan",
     "pneumonia": "pneumoniamnist_sample.npz",
+    "pneumonia_png": "pneumonia_png",
     "smd": "smd_machine-1-6_sample.parquet",
     "smd_interpretation": "smd_machine-1-6_interpretation.txt",
 }
@@ -99,20 +97,6 @@ def load_pneumonia_sample() -> dict[str, np.ndarray]:
     return _npz("pneumonia")
 
 
-def load_magnetic_tile_sample() -> dict[str, np.ndarray]:
-    """Magnetic tile sample (64x64 grey): 150 normal training tiles, 60 test tiles.
-
-    Returns
-    -------
-    dict
-        ``x_train`` uint8 (150, 64, 64), ``y_train`` (all 0), ``x_test`` uint8 (60, 64, 64),
-        ``y_test`` (0 = defect-free, 1 = defective; 30 each), ``mask_test`` uint8
-        (60, 64, 64) with 1 = defect pixel, ``defect_type_test`` (index into
-        ``class_names``), ``file_train`` / ``file_test`` (paths in the source repository).
-    """
-    return _npz("magnetic_tile")
-
-
 def load_cardio() -> tuple[np.ndarray, np.ndarray]:
     """ODDS Cardiotocography (via ADBench): ``X`` float32 (1831, 21), ``y`` uint8 (1 = outlier)."""
     d = _npz("cardio")
@@ -144,13 +128,14 @@ def load_mimii_sample() -> dict[str, Any]:
     }
 
 
-def magnetic_tile_png_dir() -> tuple[Path, Path]:
-    """``(images_dir, masks_dir)`` of 20 magnetic tile PNGs (``good/`` 12, ``defect/`` 8).
+def pneumonia_png_dir() -> Path:
+    """Folder of 20 PneumoniaMNIST PNGs, 28x28 grey: ``good/`` 12 normal, ``pneumonia/`` 8.
 
-    Use with :func:`anomalib_ae.data.load_image_folder(images_dir, mask_dir=masks_dir)`.
+    Written from :func:`load_pneumonia_sample` (test images; MedMNIST, CC BY 4.0). There are
+    no pixel masks: use with ``anomalib_ae.data.load_image_folder(pneumonia_png_dir())``
+    (``good/`` gets label 0, ``pneumonia/`` label 1).
     """
-    root = sample_path("magnetic_tile_png")
-    return root / "images", root / "masks"
+    return sample_path("pneumonia_png") / "images"
 
 
 def load_smd_sample() -> dict[str, Any]:

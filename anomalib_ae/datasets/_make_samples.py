@@ -43,40 +43,22 @@ def _mimii(shared: Path) -> None:
             w.writerow({**r, "file": rel.as_posix()})
 
 
-def _magnetic_tile(shared: Path) -> None:
+def _pneumonia_png() -> None:
+    """PNG folder for the image-folder loader, written from the shipped PneumoniaMNIST sample.
+
+    The first 12 normal and the first 8 pneumonia test images of ``pneumoniamnist_sample.npz``
+    (MedMNIST, CC BY 4.0), 28x28 grey, unchanged pixels; named after their row in the full
+    PneumoniaMNIST test split.  Needs only the shipped sample, not the shared data folder.
+    """
     from PIL import Image
 
-    d = np.load(shared / "industrial" / "magnetic_tile_64.npz")
-    rng = np.random.default_rng(0)
-    y, dt = d["y_test"], d["defect_type_test"]
-    normal = np.flatnonzero(y == 0)
-    test_idx = [rng.choice(normal, 30, replace=False)]
-    for t in range(1, 6):
-        test_idx.append(rng.choice(np.flatnonzero(dt == t), 6, replace=False))
-    test_idx = np.sort(np.concatenate(test_idx))
-    np.savez_compressed(
-        HERE / "magnetic_tile_sample.npz",
-        x_train=d["x_train"][:150], y_train=d["y_train"][:150], file_train=d["file_train"][:150],
-        x_test=d["x_test"][test_idx], y_test=y[test_idx], mask_test=d["mask_test"][test_idx],
-        defect_type_test=dt[test_idx], file_test=d["file_test"][test_idx], class_names=d["class_names"],
-    )
-    # PNG folder for the image-folder loader: 12 normal training tiles not in the npz sample,
-    # 8 defective test tiles not in the npz sample, with their masks in a separate folder.
-    root = HERE / "magnetic_tile_png"
-    for sub in ("images/good", "images/defect", "masks/defect"):
+    d = np.load(HERE / "pneumoniamnist_sample.npz")
+    y, x, idx = d["y_test"], d["x_test"], d["index_test"]
+    root = HERE / "pneumonia_png" / "images"
+    for sub, label, n in (("good", 0, 12), ("pneumonia", 1, 8)):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    for i in range(150, 162):
-        name = Path(str(d["file_train"][i])).stem
-        Image.fromarray(d["x_train"][i]).save(root / "images" / "good" / f"{name}.png")
-    unused = np.setdiff1d(np.flatnonzero(y == 1), test_idx)
-    pick = []
-    for t in range(1, 6):
-        cand = unused[(dt[unused] == t) & (d["mask_test"][unused].reshape(len(unused), -1).max(1) > 0)]
-        pick.extend(cand[: 2 if t in (1, 2, 5) else 1])
-    for i in pick:
-        name = f"{d['class_names'][dt[i]]}_{Path(str(d['file_test'][i])).stem}"
-        Image.fromarray(d["x_test"][i]).save(root / "images" / "defect" / f"{name}.png")
-        Image.fromarray((d["mask_test"][i] > 0).astype(np.uint8) * 255).save(root / "masks" / "defect" / f"{name}.png")
+        for i in np.flatnonzero(y == label)[:n]:
+            Image.fromarray(x[i]).save(root / sub / f"test_{int(idx[i]):03d}.png")
 
 
 def _pneumonia(shared: Path) -> None:
@@ -136,8 +118,8 @@ def _smd(shared: Path) -> None:
 def main(shared: str) -> None:
     p = Path(shared)
     _mimii(p)
-    _magnetic_tile(p)
     _pneumonia(p)
+    _pneumonia_png()
     _smd(p)
 
 

@@ -1,4 +1,4 @@
-"""Image adapter on the shipped magnetic tile PNG folder."""
+"""Image adapter on the shipped PneumoniaMNIST PNG folder and on small folders written here."""
 
 import json
 
@@ -7,23 +7,42 @@ import pytest
 from PIL import Image
 
 from anomalib_ae.data import FileError, ImagePreprocessor, load_image_folder
-from anomalib_ae.datasets import magnetic_tile_png_dir
+from anomalib_ae.datasets import pneumonia_png_dir
 
 
-def test_shipped_png_folder_labels_and_masks():
-    images, masks = magnetic_tile_png_dir()
-    b = load_image_folder(images, mask_dir=masks)
-    assert b.X.shape == (20, 64, 64) and b.X.dtype == np.float32
+def test_shipped_png_folder_labels():
+    images = pneumonia_png_dir()
+    b = load_image_folder(images)
+    assert b.X.shape == (20, 28, 28) and b.X.dtype == np.float32
     assert 0.0 <= b.X.min() and b.X.max() <= 1.0
     assert len(b.paths) == 20 and b.errors == []
     assert b.labels.tolist().count(0) == 12 and b.labels.tolist().count(1) == 8
-    assert b.masks.shape == (20, 64, 64) and b.masks.dtype == np.uint8
-    assert (b.masks[b.labels == 1].sum(axis=(1, 2)) > 0).all()
+    assert b.masks is None
+
+
+def test_mask_folder(tmp_path):
+    # MVTec-style masks: mask_dir/<defect>/<name>.png or <name>_mask.png; good/ images get empty masks
+    rng = np.random.default_rng(0)
+    for sub in ("images/good", "images/defect", "masks/defect"):
+        (tmp_path / sub).mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(tmp_path / "images" / "good" / f"g{i}.png")
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(tmp_path / "images" / "defect" / f"d{i}.png")
+        m = np.zeros((16, 16), np.uint8)
+        m[2 + i:6 + i, 3:9] = 255
+        name = "d0.png" if i == 0 else "d1_mask.png"
+        Image.fromarray(m).save(tmp_path / "masks" / "defect" / name)
+    b = load_image_folder(tmp_path / "images", mask_dir=tmp_path / "masks")
+    assert b.X.shape == (5, 16, 16) and b.errors == []
+    assert b.masks.shape == (5, 16, 16) and b.masks.dtype == np.uint8
+    assert b.labels.tolist().count(1) == 2
+    assert (b.masks[b.labels == 1].sum(axis=(1, 2)) == 24).all()
     assert b.masks[b.labels == 0].sum() == 0
 
 
 def test_resize_and_rgb():
-    images, _ = magnetic_tile_png_dir()
+    images = pneumonia_png_dir()
     b = load_image_folder(images, size=(16, 24), mode="RGB")
     assert b.X.shape == (20, 3, 16, 24)
     # grey input -> identical channels
@@ -61,11 +80,11 @@ def test_16bit_png_is_scaled(tmp_path):
 
 
 def test_preprocessor_roundtrip_same_output():
-    images, _ = magnetic_tile_png_dir()
+    images = pneumonia_png_dir()
     paths = sorted(images.rglob("*.png"))
     pre = ImagePreprocessor(size=None, mode=None).fit(paths[:4])
     d = json.loads(json.dumps(pre.to_dict()))
-    assert d["size"] == [64, 64] and d["mode"] == "L"
+    assert d["size"] == [28, 28] and d["mode"] == "L"
     pre2 = ImagePreprocessor.from_dict(d)
     np.testing.assert_array_equal(pre.transform_paths(paths).X, pre2.transform_paths(paths).X)
     raw = np.stack([np.asarray(Image.open(p)) for p in paths])
