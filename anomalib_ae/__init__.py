@@ -18,10 +18,12 @@ from anomalib_ae.registry import (  # noqa: E402
 
 from anomalib_ae import detectors  # noqa: E402,F401  (registers the built-ins)
 from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
+from anomalib_ae.pipeline import Pipeline  # noqa: E402
 
 __all__ = [
     "Ensemble",
     "ModelFileError",
+    "Pipeline",
     "UnknownDetectorError",
     "__version__",
     "create",

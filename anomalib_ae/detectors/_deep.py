@@ -83,7 +83,11 @@ class BaseDeepDetector(BaseDetector):
     verbose : bool or "auto"
         Progress bar; "auto" shows it when stderr is an interactive terminal.
     contamination : float in (0, 0.5], default 0.1
-        Fraction of training samples above ``threshold_``.
+        Fraction of training samples above ``threshold_`` (when ``threshold`` is None).
+    threshold : None, str or float, default None
+        Threshold strategy instead of the contamination rule: ``"fpr:0.01"`` (false-alarm rate
+        on fresh normal data, from the held-out calibration scores), a fixed score, or
+        ``"pythresh:<method>"``; see :mod:`anomalib_ae.scoring.threshold`.
     """
 
     _parameter_constraints: dict = {

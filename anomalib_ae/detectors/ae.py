@@ -39,6 +39,7 @@ class AutoEncoder(BaseDeepDetector):
         accelerator="auto",
         verbose="auto",
         contamination=0.1,
+        threshold=None,
     ):
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
@@ -53,6 +54,7 @@ class AutoEncoder(BaseDeepDetector):
         self.accelerator = accelerator
         self.verbose = verbose
         self.contamination = contamination
+        self.threshold = threshold
 
     def _build_module(self):
         return build_autoencoder(self.model_shape_, self.input_kind_, self._hidden_dims(), self._latent_dim())

@@ -109,6 +109,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         accelerator="auto",
         verbose="auto",
         contamination=0.1,
+        threshold=None,
     ):
         self.beta = beta
         self.latent2_factor = latent2_factor
@@ -127,6 +128,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.accelerator = accelerator
         self.verbose = verbose
         self.contamination = contamination
+        self.threshold = threshold
 
     # ------------------------------------------------------------------ modules
     def _build_module(self):

@@ -155,6 +155,7 @@ class DeepSVDD(_SVDDDetector):
         accelerator="auto",
         verbose="auto",
         contamination=0.1,
+        threshold=None,
     ):
         self.objective = objective
         self.nu = nu
@@ -175,6 +176,7 @@ class DeepSVDD(_SVDDDetector):
         self.accelerator = accelerator
         self.verbose = verbose
         self.contamination = contamination
+        self.threshold = threshold
 
     def _objective_kwargs(self) -> dict:
         return {"objective": self.objective, "nu": float(self.nu)}
@@ -239,6 +241,7 @@ class DeepSAD(_SVDDDetector):
         accelerator="auto",
         verbose="auto",
         contamination=0.1,
+        threshold=None,
     ):
         self.eta = eta
         self.pretrain = pretrain
@@ -258,6 +261,7 @@ class DeepSAD(_SVDDDetector):
         self.accelerator = accelerator
         self.verbose = verbose
         self.contamination = contamination
+        self.threshold = threshold
 
     def _objective_kwargs(self) -> dict:
         return {"objective": "deep-sad", "eta": float(self.eta)}

@@ -85,6 +85,7 @@ input_kind, random_state, accelerator, verbose, contamination
         accelerator="auto",
         verbose="auto",
         contamination=0.1,
+        threshold=None,
     ):
         self.mask_ratio = mask_ratio
         self.patch_size = patch_size
@@ -104,6 +105,7 @@ input_kind, random_state, accelerator, verbose, contamination
         self.accelerator = accelerator
         self.verbose = verbose
         self.contamination = contamination
+        self.threshold = threshold
 
     def _hidden_dims(self) -> tuple[int, ...]:
         if self.hidden_dims is None:

@@ -72,6 +72,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         accelerator="auto",
         verbose="auto",
         contamination=0.1,
+        threshold=None,
     ):
         self.beta = beta
         self.score_type = score_type
@@ -89,6 +90,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.accelerator = accelerator
         self.verbose = verbose
         self.contamination = contamination
+        self.threshold = threshold
 
     def _build_module(self):
         return build_vae(
