@@ -20,21 +20,29 @@ class ScoreHistogramDisplay:
     title: str = "Anomaly scores"
 
     @classmethod
-    def from_scores(cls, scores, threshold=None, labels=None, *, ax=None, title="Anomaly scores", bins=50):
+    def from_scores(cls, scores, threshold=None, labels=None, *, ax=None, title="Anomaly scores", bins=50, log_x="auto"):
         disp = cls(np.asarray(scores, dtype=np.float64), threshold, None if labels is None else np.asarray(labels), title)
-        return disp.plot(ax=ax, bins=bins)
+        return disp.plot(ax=ax, bins=bins, log_x=log_x)
 
     @classmethod
     def from_detector(cls, detector, X, labels=None, *, ax=None, bins=50):
         return cls.from_scores(detector.score(X), detector.threshold_, labels, ax=ax, bins=bins)
 
-    def plot(self, ax=None, bins: int = 50):
+    def plot(self, ax=None, bins: int = 50, log_x: bool | str = "auto"):
+        """Draw on ``ax``; ``log_x="auto"`` uses a log score axis for positive, heavy-tailed scores."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
         finite = self.scores[np.isfinite(self.scores)]
-        edges = np.histogram_bin_edges(finite, bins=bins)
+        if log_x == "auto":
+            positive = finite.size > 0 and finite.min() > 0
+            log_x = bool(positive and finite.max() / max(np.median(finite), 1e-300) > 20)
+        if log_x:
+            edges = np.geomspace(finite.min(), finite.max(), bins + 1)
+            ax.set_xscale("log")
+        else:
+            edges = np.histogram_bin_edges(finite, bins=bins)
         if self.labels is None:
             ax.hist(finite, bins=edges, color="tab:blue", alpha=0.8, label="scores")
         else:
