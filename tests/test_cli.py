@@ -73,11 +73,13 @@ def test_parquet_input(tables):
         (["score", "-m", "missing.pt", "-i", "new.csv", "-o", "o.csv"], "model file not found"),
         (["score", "-m", "train.csv", "-i", "new.csv", "-o", "o.csv"], "not a readable anomalib_ae model file"),
         (["fit", "-d", "ae", "-i", "train.txt", "-m", "m.pt"], "unsupported table format"),
+        (["fit", "-d", "ae", "-i", "header_only.csv", "-m", "m.pt"], "has no data rows"),
     ],
 )
 def test_user_errors_are_one_line(tables, monkeypatch, args, needle):
     monkeypatch.chdir(tables)
     (tables / "train.txt").write_text("x")
+    (tables / "header_only.csv").write_text("a,b,c\n")
     res = CliRunner().invoke(cli, args)
     assert res.exit_code != 0
     assert "Traceback" not in res.output

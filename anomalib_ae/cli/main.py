@@ -101,6 +101,8 @@ def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter
         det_params["contamination"] = contamination
     det = anomalib_ae.create(detector, **det_params)
     df = read_table(input_path)
+    if len(df) == 0:
+        raise _UserError(f"{input_path} has no data rows: nothing to train on")
     missing = [c for c in exclude if c not in df.columns]
     if missing:
         raise _UserError(f"--exclude names column(s) not in {input_path}: {', '.join(missing)}")
