@@ -176,7 +176,12 @@ class BaseDeepDetector(BaseDetector):
         """Validated input -> standardised float32 in model layout."""
         return standardize(to_model_layout(X, self.input_kind_), self.mean_, self.scale_)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+    def _split_standardize(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Resolve the input layout, hold out the validation rows, fit the standardiser on the rest.
+
+        Returns ``(Xs, train_idx, val_idx, seed)``: all rows standardised in model layout, the
+        sorted row indices of both splits, and the training seed drawn from ``random_state``.
+        """
         self.input_kind_ = infer_input_kind(tuple(X.shape[1:]), self.input_kind)
         Xm = to_model_layout(X, self.input_kind_)
         self.model_shape_ = tuple(int(v) for v in Xm.shape[1:])
@@ -188,7 +193,11 @@ class BaseDeepDetector(BaseDetector):
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         self._n_train_rows = int(train_idx.size)
         self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
-        Xs = standardize(Xm, self.mean_, self.scale_)
+        return standardize(Xm, self.mean_, self.scale_), train_idx, val_idx, seed
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        Xs, train_idx, val_idx, seed = self._split_standardize(X)
+        n_val = val_idx.size
         y_arr = None if y is None else np.asarray(y).astype(np.float32)
         self._train(
             Xs[train_idx],

@@ -21,11 +21,10 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import check_is_fitted
 
-from anomalib_ae.detectors._deep import BaseDeepDetector, infer_input_kind, to_model_layout
+from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.sage import SageNet, knn_distance
-from anomalib_ae.preprocessing import fit_standardizer, standardize
 from anomalib_ae.registry import register_detector
 from anomalib_ae.scoring.calibration import surprise
 
@@ -142,11 +141,8 @@ class SAGE(BaseDeepDetector):
 
     # ------------------------------------------------------------------ contract
     def _fit(self, X: np.ndarray, y) -> None:
-        self.input_kind_ = infer_input_kind(tuple(X.shape[1:]), self.input_kind)
-        Xm = to_model_layout(X, self.input_kind_)
-        self.model_shape_ = tuple(int(v) for v in Xm.shape[1:])
-        if Xm.shape[0] < 2:
-            raise ValueError(f"SAGE needs at least 2 samples, got n_samples={Xm.shape[0]}")
+        if X.shape[0] < 2:
+            raise ValueError(f"SAGE needs at least 2 samples, got n_samples={X.shape[0]}")
         y_idx = None
         self.classes_ = None
         self.n_classes_ = 0
@@ -157,15 +153,8 @@ class SAGE(BaseDeepDetector):
             self.classes_ = classes
             self.n_classes_ = int(classes.size)
             y_idx = y_idx.astype(np.float32)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        n = Xm.shape[0]
-        n_val = int(round(n * self.validation_fraction)) if n >= self._min_samples_for_validation else 0
-        order = rng.permutation(n)
-        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-        self._n_train_rows = int(train_idx.size)
-        self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
-        Xs = standardize(Xm, self.mean_, self.scale_)
+        Xs, train_idx, val_idx, seed = self._split_standardize(X)
+        n_val = val_idx.size
         self._train(
             Xs[train_idx],
             None if y_idx is None else y_idx[train_idx],
