@@ -90,8 +90,6 @@ def default_get_state(det) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def default_set_state(det, arrays: dict[str, np.ndarray], state: dict) -> None:
-    import torch
-
     modules = []
     for name, value in state.items():
         if isinstance(value, dict) and value.get("__module__") is True and len(value) == 1:
@@ -101,15 +99,19 @@ def default_set_state(det, arrays: dict[str, np.ndarray], state: dict) -> None:
         else:
             setattr(det, name, _decode(value))
     for name in modules:  # after scalars: rebuilding needs e.g. input_shape_
-        module = det._rebuild_module(name)
-        prefix = f"{name}."
-        sd = {k[len(prefix) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
-        try:
-            module.load_state_dict(sd, strict=True)
-        except RuntimeError as exc:
-            raise ModelFileError(f"weights of {name!r} do not fit the network: {exc}") from None
-        module.eval()
-        setattr(det, name, module)
+        setattr(det, name, load_module_weights(det._rebuild_module(name), arrays, f"{name}.", repr(name)))
+
+
+def load_module_weights(module, arrays: dict[str, np.ndarray], prefix: str, what: str):
+    """Load the arrays named ``prefix<param>`` into ``module`` (strict); return it in eval mode."""
+    import torch
+
+    sd = {k[len(prefix) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
+    try:
+        module.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise ModelFileError(f"weights of {what} do not fit the network: {exc}") from None
+    return module.eval()
 
 
 def detector_to_state(det) -> tuple[dict[str, np.ndarray], dict]:

@@ -86,7 +86,7 @@ def pyod_from_arrays(arrays: dict[str, np.ndarray], desc: dict, prefix: str, fre
     import skops.io as sio
     import torch
 
-    from anomalib_ae.io import ModelFileError
+    from anomalib_ae.io import ModelFileError, load_module_weights
 
     data = np.asarray(arrays[f"{prefix}skops"], dtype=np.uint8).tobytes()
     try:
@@ -104,11 +104,5 @@ def pyod_from_arrays(arrays: dict[str, np.ndarray], desc: dict, prefix: str, fre
     for name in desc["modules"]:
         module = rebuild_torch(estimator, name)
         head = f"{prefix}module.{name}."
-        sd = {k[len(head) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(head)}
-        try:
-            module.load_state_dict(sd, strict=True)
-        except RuntimeError as exc:
-            raise ModelFileError(f"weights of the PyOD module {name!r} do not fit: {exc}") from None
-        module.eval()
-        setattr(estimator, name, module)
+        setattr(estimator, name, load_module_weights(module, arrays, head, f"the PyOD module {name!r}"))
     return estimator
