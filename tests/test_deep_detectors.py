@@ -169,3 +169,22 @@ def test_bad_parameters_are_value_errors(name, blobs_with_outliers):
            "deepsvdd": {"objective": "deep-sad"}, "deepsad": {"eta": -1.0}}[name]
     with pytest.raises(ValueError):
         make(name, **bad).fit(blobs_with_outliers[0])
+
+
+@pytest.mark.parametrize("name", ["deepsvdd", "deepsad"])
+def test_svdd_dense_defaults_keep_a_32_d_output_and_10_epochs(name):
+    # vectors: output 32 however few the features (not d // 4 = 2), 10 epochs by default
+    X = np.random.default_rng(0).normal(size=(60, 8))
+    det = anomalib_ae.create(name, patience=None, random_state=0, verbose=False, accelerator="cpu").fit(X)
+    assert det.module_.c.shape == (32,)
+    assert det.n_pretrain_epochs_ == 10 and det.n_epochs_ == 10
+    # explicit values still win
+    det = make(name, latent_dim=3, epochs=2, patience=None).fit(X)
+    assert det.module_.c.shape == (3,) and det.n_epochs_ == 2
+
+
+def test_deepsvdd_image_defaults_unchanged():
+    det = anomalib_ae.create("deepsvdd", pretrain=False, patience=None, random_state=0, verbose=False,
+                             accelerator="cpu")
+    det.fit(_images((28, 28), 12))
+    assert det.module_.c.shape == (32,) and det.n_epochs_ == 30
