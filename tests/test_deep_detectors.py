@@ -20,7 +20,8 @@ def _images(shape, n, seed=0):
 
 
 @pytest.mark.parametrize("name", DEEP)
-@pytest.mark.parametrize("shape", [(28, 28), (3, 64, 64), (12, 3)], ids=["gray28", "rgb64", "window"])
+@pytest.mark.parametrize("shape", [(28, 28), (3, 64, 64), (128, 128), (12, 3)],
+                         ids=["gray28", "rgb64", "gray128", "window"])
 def test_fit_score_on_images_and_windows(name, shape):
     X = _images(shape, 24)
     det = make(name, **TINY_IMAGE, **PRETRAIN.get(name, {})).fit(X)
