@@ -85,3 +85,52 @@ def test_create_quickstart_api(tmp_path, blobs_with_outliers):
     det.save(tmp_path / "ae.pt")
     again = anomalib_ae.load(tmp_path / "ae.pt")
     np.testing.assert_array_equal(again.predict_proba(X_test), proba)
+
+
+def test_ssim_error_is_zero_for_a_perfect_reconstruction_and_grows_with_structure():
+    from anomalib_ae.nn.autoencoder import per_sample_ssim_error, ssim_map
+
+    x = torch.randn(3, 2, 10, 10)
+    assert ssim_map(x, x).shape == (3, 2, 4, 4)
+    assert torch.allclose(per_sample_ssim_error(x, x.clone()), torch.zeros(3), atol=1e-6)
+    noisy = x + 0.5 * torch.randn_like(x)
+    assert (per_sample_ssim_error(x, noisy) > per_sample_ssim_error(x, x + 0.1 * torch.randn_like(x))).all()
+    # images smaller than the window: the window shrinks to the image
+    assert per_sample_ssim_error(x[..., :4, :4], x[..., :4, :4]).abs().max() < 1e-6
+
+
+def test_ae_score_type_ssim_images_only_default_mse():
+    rng = np.random.default_rng(0)
+    assert anomalib_ae.create("ae").get_params()["score_type"] == "mse"
+    imgs = rng.random((30, 12, 12)).astype(np.float32)
+    det = make("ae", score_type="ssim").fit(imgs)
+    assert isinstance(det.module_, ConvAutoEncoder) and det.module_.score_type == "ssim"
+    s = det.score(imgs[:5])
+    assert s.dtype == np.float64 and s.shape == (5,) and np.isfinite(s).all()
+    mse = make("ae").fit(imgs).score(imgs[:5])
+    assert not np.allclose(s, mse)
+    with pytest.raises(ValueError, match="needs images"):
+        make("ae", score_type="ssim").fit(rng.normal(size=(40, 6)))
+    with pytest.raises(ValueError, match="score_type"):
+        make("ae", score_type="bogus").fit(imgs)
+
+
+def test_ae_score_type_ssim_survives_save_and_load(tmp_path):
+    rng = np.random.default_rng(1)
+    imgs = rng.random((30, 12, 12)).astype(np.float32)
+    det = make("ae", score_type="ssim").fit(imgs)
+    det.save(tmp_path / "ae.pt")
+    back = anomalib_ae.load(tmp_path / "ae.pt")
+    assert back.score_type == "ssim"
+    np.testing.assert_array_equal(back.score(imgs[:4]), det.score(imgs[:4]))
+
+
+def test_ssim_score_ignores_a_brightness_shift_that_mse_punishes():
+    """A brighter copy of a training image: large MSE, small SSIM error (structure unchanged)."""
+    base = np.linspace(0, 1, 16, dtype=np.float32)
+    rng = np.random.default_rng(2)
+    normal = base[None, :, None] * base[None, None, :] + 0.02 * rng.random((60, 16, 16), dtype=np.float32)
+    test = np.stack([normal[0], normal[0] + 0.5])
+    m = make("ae", epochs=20).fit(normal).score(test)
+    s = make("ae", epochs=20, score_type="ssim").fit(normal).score(test)
+    assert m[1] / m[0] > s[1] / s[0]

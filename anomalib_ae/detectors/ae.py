@@ -1,9 +1,11 @@
-"""``ae``: autoencoder scored by mean squared reconstruction error."""
+"""``ae``: autoencoder scored by mean squared reconstruction error (or SSIM for images)."""
 
 from __future__ import annotations
 
+from sklearn.utils._param_validation import StrOptions
+
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.autoencoder import build_autoencoder
+from anomalib_ae.nn.autoencoder import SCORE_TYPES, build_autoencoder
 from anomalib_ae.registry import register_detector
 
 
@@ -12,7 +14,18 @@ class AutoEncoder(BaseDeepDetector):
     """Autoencoder: dense for vectors ``(n, d)`` and windows ``(n, T, d)``, convolutional for images.
 
     Score = per-sample mean squared reconstruction error of the standardised input.
-    Parameters are those of :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
+
+    Parameters
+    ----------
+    score_type : {"mse", "ssim"}, default "mse"
+        ``"mse"``: mean squared reconstruction error. ``"ssim"`` (images only): ``1 - mean
+        local SSIM`` between the standardised image and its reconstruction (7x7 uniform
+        windows, constants for a data range of 1 standard deviation), a structural error
+        that ignores how much of the error is plain brightness or contrast (Bergmann et
+        al., 2019). On medical images the MSE can rank darker, lower-contrast anomalies
+        *below* normal scans; see ``docs/domains.md``. Training always minimises the MSE.
+    Others
+        As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
 
     Examples
     --------
@@ -23,9 +36,15 @@ class AutoEncoder(BaseDeepDetector):
     (3,)
     """
 
+    _parameter_constraints: dict = {
+        **BaseDeepDetector._parameter_constraints,
+        "score_type": [StrOptions(set(SCORE_TYPES))],
+    }
+
     def __init__(
         self,
         *,
+        score_type="mse",
         hidden_dims=None,
         latent_dim=None,
         epochs=30,
@@ -41,6 +60,7 @@ class AutoEncoder(BaseDeepDetector):
         contamination=0.1,
         threshold=None,
     ):
+        self.score_type = score_type
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
         self.epochs = epochs
@@ -57,4 +77,6 @@ class AutoEncoder(BaseDeepDetector):
         self.threshold = threshold
 
     def _build_module(self):
-        return build_autoencoder(self.model_shape_, self.input_kind_, self._hidden_dims(), self._latent_dim())
+        return build_autoencoder(
+            self.model_shape_, self.input_kind_, self._hidden_dims(), self._latent_dim(), score_type=self.score_type
+        )
