@@ -14,8 +14,8 @@ registered, or ``--detectors``) and, in the same run and on the same features, P
 Data: ``../shared/data`` (``--data`` to change). Protocols:
 
 * medical: train on the normal training images only (PneumoniaMNIST label 0, BreastMNIST
-  label 1, brain MRI "notumor"), image AUROC on the official test split; six deep detectors
-  by default (``sage`` added to the five above); pixels / 255 (``--preprocess raw``) or the
+  label 1, brain MRI "notumor"), image AUROC on the official test split; seven deep detectors
+  by default (the five above, ``ae_ssim`` = ``ae`` with ``score_type="ssim"``, and ``sage``); pixels / 255 (``--preprocess raw``) or the
   Deep SVDD paper's L1 global contrast normalisation + min-max fitted on the training images
   (``--preprocess gcn``), the same features for our detectors and PyOD's;
 * industrial: magnetic tiles 64x64, train on the 600 defect-free training tiles, image AUROC
@@ -51,8 +51,10 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results"
 DEEP = ("ae", "vae", "cvad", "mae", "deepsvdd")
-#: medical default: the five plus the latent-kNN ensemble ``sage``
-DEEP_BY_DOMAIN = {"medical": DEEP + ("sage",)}
+#: named variants of a registered detector: (detector, parameters)
+VARIANTS = {"ae_ssim": ("ae", {"score_type": "ssim"})}
+#: medical default: the five, ``ae`` also scored by SSIM, and the latent-kNN ensemble ``sage``
+DEEP_BY_DOMAIN = {"medical": ("ae", "ae_ssim", "vae", "cvad", "mae", "deepsvdd", "sage")}
 BASELINES = ("pyod_AutoEncoder", "pyod_IForest")
 
 
@@ -89,7 +91,7 @@ def point_adjusted(y, s) -> np.ndarray:
 def deep_names(requested: str | None, default: tuple[str, ...] = DEEP) -> list[str]:
     import anomalib_ae
 
-    have = anomalib_ae.list_detectors()
+    have = anomalib_ae.list_detectors() + list(VARIANTS)
     if requested:
         names = [n.strip() for n in requested.split(",") if n.strip()]
         unknown = [n for n in names if n not in have]
@@ -145,7 +147,8 @@ def run_all(deep: list[str], deep_params: dict, X_train, X_tests, epochs, batch_
 
     out = {}
     for name in deep:
-        det = make_deep(name, epochs=epochs, batch_size=batch_size, random_state=seed, verbose=False,
+        base, variant = VARIANTS.get(name, (name, {}))
+        det = make_deep(base, **variant, epochs=epochs, batch_size=batch_size, random_state=seed, verbose=False,
                         accelerator="cpu", **{**deep_params, **(extra or {}).get(name, {})})
         view = (views or {}).get(name, lambda a: a)
         t0 = time.perf_counter()

@@ -26,7 +26,8 @@ def test_medical_features_gcn_is_contrast_invariant_and_fitted_on_training_image
     assert np.allclose(te2, tr[:1], atol=1e-5)
 
 
-def test_medical_default_detectors_add_sage():
+def test_medical_default_detectors_add_sage_and_ae_ssim():
     names = domains.deep_names(None, domains.DEEP_BY_DOMAIN["medical"])
-    assert "sage" in names and set(domains.DEEP) <= set(names)
+    assert {"sage", "ae_ssim"} <= set(names) and set(domains.DEEP) <= set(names)
+    assert domains.deep_names("ae_ssim,ae") == ["ae_ssim", "ae"]
     assert domains.deep_names(None) == [n for n in domains.DEEP if n in names]
