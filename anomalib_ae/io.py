@@ -30,7 +30,15 @@ class ModelFileError(ValueError):
 
 # ---------------------------------------------------------------------- JSON codec
 def _encode(value: Any) -> Any:
-    """Tuples and string arrays survive the JSON round trip; everything else must be plain JSON."""
+    """Tuples, string arrays and detector objects survive the JSON round trip; the rest must be JSON.
+
+    A detector given as a parameter (an ensemble member) is stored as its registered name and its
+    parameters, and comes back as a new, unfitted detector of that name: parameters of
+    scikit-learn estimators are unfitted specifications, and the registry, not the file, says
+    which class a name means.
+    """
+    if hasattr(value, "get_params") and hasattr(type(value), "_registered_name"):
+        return {"__detector__": registered_name(value), "params": _encode(value.get_params(deep=False))}
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v) for v in value]}
     if isinstance(value, list):
@@ -56,6 +64,14 @@ def _decode(value: Any) -> Any:
             return tuple(_decode(v) for v in value["__tuple__"])
         if set(value) == {"__strarray__"}:
             return np.asarray(value["__strarray__"], dtype=object)
+        if set(value) == {"__detector__", "params"}:
+            from anomalib_ae.registry import UnknownDetectorError, get_detector_class
+
+            try:
+                cls = get_detector_class(value["__detector__"])
+            except UnknownDetectorError as exc:
+                raise ModelFileError(f"the model file needs a detector that is not installed: {exc}") from None
+            return cls(**_decode(value["params"]))
         return {k: _decode(v) for k, v in value.items()}
     return value
 
@@ -114,14 +130,28 @@ def load_module_weights(module, arrays: dict[str, np.ndarray], prefix: str, what
     return module.eval()
 
 
+def registered_name(det) -> str:
+    """The registry name of ``det``'s own class (a subclass does not inherit its parent's name)."""
+    from anomalib_ae.registry import UnknownDetectorError, get_detector_class
+
+    name = getattr(type(det), "_registered_name", None)
+    try:
+        if name is not None and get_detector_class(name) is type(det):
+            return name
+    except UnknownDetectorError:
+        pass
+    raise TypeError(
+        f"{type(det).__name__} is not a registered detector and cannot be saved "
+        "(register it with anomalib_ae.register_detector)"
+    )
+
+
 def detector_to_state(det) -> tuple[dict[str, np.ndarray], dict]:
     """(arrays, header) of a fitted detector; used recursively by ensembles."""
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(det)
-    name = getattr(type(det), "_registered_name", None)
-    if name is None:
-        raise TypeError(f"{type(det).__name__} is not a registered detector and cannot be saved")
+    name = registered_name(det)
     arrays, state = det._get_state()
     params = det.get_params(deep=False)
     try:

@@ -42,8 +42,20 @@ def test_detector_objects_are_cloned_and_bad_members_rejected(blobs_with_outlier
     knn = anomalib_ae.create("pyod.knn")
     ens = anomalib_ae.Ensemble([knn, make("ae")], random_state=0).fit(X_train)
     assert not hasattr(knn, "estimator_") and ens.detectors_[0] is not knn
-    with pytest.raises(TypeError, match="cannot be saved"):
-        ens.save(tmp_path / "e.pt")
+    ens.save(tmp_path / "e.pt")  # members given as objects are stored as (name, params)
+    loaded = anomalib_ae.load(tmp_path / "e.pt")
+    X_test = blobs_with_outliers[1]
+    np.testing.assert_array_equal(loaded.score(X_test), ens.score(X_test))
+    spec = loaded.get_params()["detectors"]
+    assert [type(d) for d in spec] == [type(knn), type(ens.detectors_[1])]
+    assert not hasattr(spec[0], "estimator_") and spec[0].get_params() == knn.get_params()
+    refit = anomalib_ae.Ensemble(**loaded.get_params()).fit(X_train)  # the loaded spec fits again, same result
+    np.testing.assert_array_equal(refit.score(X_test), ens.score(X_test))
+    class Unregistered(type(knn)):  # a subclass is not its registered parent
+        pass
+
+    with pytest.raises(TypeError, match="Unregistered is not a registered detector"):
+        anomalib_ae.Ensemble([Unregistered(), "pyod.ecod"], random_state=0).fit(X_train).save(tmp_path / "u.pt")
     for bad in ([], ["pyod.knn", 3], "pyod.knn"):
         with pytest.raises(ValueError, match="member|non-empty|detectors"):
             anomalib_ae.Ensemble(bad).fit(X_train)

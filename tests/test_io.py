@@ -96,3 +96,16 @@ def test_unfitted_cannot_be_saved(tmp_path):
 
     with pytest.raises(NotFittedError):
         make("ae").save(tmp_path / "x.pt")
+
+
+def test_detector_parameters_round_trip_by_registry_name_only():
+    from anomalib_ae.io import _decode, _encode
+
+    knn = anomalib_ae.create("pyod.knn", params={"n_neighbors": 7})
+    encoded = _encode([knn, ("ae", {"epochs": 2})])
+    assert encoded[0] == {"__detector__": "pyod.knn", "params": _encode(knn.get_params(deep=False))}
+    back = _decode(encoded)
+    assert type(back[0]) is type(knn) and back[0].get_params() == knn.get_params()
+    assert back[1] == ("ae", {"epochs": 2})
+    with pytest.raises(anomalib_ae.ModelFileError, match="not installed"):
+        _decode({"__detector__": "os.system", "params": {}})

@@ -34,9 +34,9 @@ class Ensemble(BaseDetector):
     detectors : sequence, optional
         Members, each a registered name (``"pyod.knn"``), a ``(name, params)`` pair
         (``("ae", {"epochs": 50})``) or an unfitted detector object (cloned at fit). Default
-        :data:`DEFAULT_MEMBERS`. Ensembles given as names or pairs can be saved; detector
-        objects cannot appear in a model file's JSON parameters, so saving such an ensemble
-        raises TypeError (give them as ``(name, params)`` instead).
+        :data:`DEFAULT_MEMBERS`. Every form can be saved: a detector object is stored as its
+        registered name and parameters (a detector class that is not registered cannot be
+        saved: register it with :func:`anomalib_ae.register_detector`).
     combine : {"mean", "max", "median", "aom", "moa", "weighted"}, default "mean"
         Rule over the members' surprises ``-log p`` (see :mod:`anomalib_ae.scoring.combination`).
     weights : sequence of float, optional
