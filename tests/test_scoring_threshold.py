@@ -57,13 +57,32 @@ def test_pythresh_thresholder_is_applied(monkeypatch, tmp_path):
         "import numpy as np\nclass KARCH:\n    def eval(self, s):\n        return (np.asarray(s) > 7.5).astype(int)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    for mod in [m for m in sys.modules if m.startswith("pythresh")]:
-        monkeypatch.delitem(sys.modules, mod)
-    assert pythresh_threshold(np.arange(10.0), "karch") == 7.0
-    with pytest.raises(ValueError, match="available: karch"):
-        pythresh_threshold(np.arange(10.0), "nope")
-    det = make("pyod.knn", threshold="pythresh:karch").fit(np.random.default_rng(0).normal(size=(60, 3)))
-    assert det.labels_.sum() == np.sum(det.decision_scores_ > det.threshold_)
+    real = {m: sys.modules.pop(m) for m in [m for m in sys.modules if m.startswith("pythresh")]}
+    try:
+        assert pythresh_threshold(np.arange(10.0), "karch") == 7.0
+        with pytest.raises(ValueError, match="available: karch"):
+            pythresh_threshold(np.arange(10.0), "nope")
+        det = make("pyod.knn", threshold="pythresh:karch").fit(np.random.default_rng(0).normal(size=(60, 3)))
+        assert det.labels_.sum() == np.sum(det.decision_scores_ > det.threshold_)
+    finally:  # drop the stand-in modules, put back the real package if it was imported
+        for mod in [m for m in sys.modules if m.startswith("pythresh")]:
+            del sys.modules[mod]
+        sys.modules.update(real)
+
+
+@pytest.mark.parametrize("method", ["iqr", "mad", "karch"])
+def test_real_pythresh_thresholders_reproduce_their_labels(method):
+    """With the real PyThresh (in the dev extra): flagged training rows are exactly its labels."""
+    pytest.importorskip("pythresh")
+    import importlib
+
+    X, y = load_cardio()
+    det = make("pyod.knn", threshold=f"pythresh:{method}").fit(X[y == 0][:600])
+    module = importlib.import_module(f"pythresh.thresholds.{method}")
+    labels = getattr(module, method.upper())().eval(det.decision_scores_).astype(bool)
+    assert 0 < labels.sum() < labels.size
+    np.testing.assert_array_equal(det.labels_ == 1, labels)
+    np.testing.assert_array_equal(det.decision_scores_ > det.threshold_, labels)
 
 
 def test_threshold_parameter_and_set_threshold(blobs_with_outliers):
