@@ -58,9 +58,9 @@ DEFAULT_OVERRIDES = {"vae": {"n_samples": 4}, "sage": {"n_neighbors": 1}}
 
 
 # ---------------------------------------------------------------------- preprocessing
-def global_contrast_normalize(x: np.ndarray) -> np.ndarray:
-    """Per image: subtract its mean, divide by its mean absolute deviation (L1 GCN)."""
-    x = x.astype(np.float32).reshape(len(x), -1)
+def global_contrast_normalize(x: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Per image: subtract its mean, divide by its mean absolute deviation (L1 GCN); rows ``(n, pixels)``."""
+    x = x.astype(dtype).reshape(len(x), -1)
     x = x - x.mean(axis=1, keepdims=True)
     scale = np.abs(x).mean(axis=1, keepdims=True)
     return x / np.where(scale > 0, scale, 1.0)
