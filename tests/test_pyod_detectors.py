@@ -10,7 +10,7 @@ from fast_params import make
 
 REQUIRED = [
     "pyod.iforest", "pyod.lof", "pyod.knn", "pyod.ocsvm", "pyod.ecod", "pyod.copod", "pyod.hbos", "pyod.pca",
-    "pyod.autoencoder", "pyod.vae", "pyod.deepsvdd",
+    "pyod.gmm", "pyod.kde", "pyod.inne", "pyod.autoencoder", "pyod.vae", "pyod.deepsvdd",
 ]
 
 

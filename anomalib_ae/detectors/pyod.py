@@ -326,6 +326,9 @@ PyODCOPOD._decision = lambda self, est, X: _ecdf_decision(est, X, "copod")
 PyODHBOS = _pyod_wrapper("pyod.hbos", "pyod.models.hbos:HBOS", "Histogram-based outlier score")
 PyODPCA = _pyod_wrapper("pyod.pca", "pyod.models.pca:PCA", "PCA reconstruction outlier score")
 PyODPCA._data_defaults = _pca_data_defaults
+PyODGMM = _pyod_wrapper("pyod.gmm", "pyod.models.gmm:GMM", "Gaussian mixture negative log-likelihood")
+PyODKDE = _pyod_wrapper("pyod.kde", "pyod.models.kde:KDE", "Kernel density estimate (negative log-density)")
+PyODINNE = _pyod_wrapper("pyod.inne", "pyod.models.inne:INNE", "Isolation using nearest-neighbour ensembles")
 PyODAutoEncoder = _pyod_wrapper(
     "pyod.autoencoder", "pyod.models.auto_encoder:AutoEncoder", "PyOD's autoencoder", {"verbose": 0}, deep=True
 )
