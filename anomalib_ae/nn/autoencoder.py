@@ -22,25 +22,21 @@ def per_sample_mse(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
 SCORE_TYPES = ("mse", "ssim")
 
 
-def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 7, data_range: float = 1.0) -> torch.Tensor:
-    """Local SSIM (Wang et al., 2004) of image batches ``(n, C, H, W)``: ``(n, C, H', W')``.
+def per_sample_ssim_error(x: torch.Tensor, recon: torch.Tensor, window: int = 7, data_range: float = 1.0) -> torch.Tensor:
+    """``1 - SSIM`` of each image of a batch ``(n, C, H, W)`` (0 for a perfect reconstruction, at most 2).
 
-    Uniform ``window`` x ``window`` means, variances and covariance (the window shrinks to the
-    image side when the image is smaller), no padding, constants ``(0.01 L)^2`` and
-    ``(0.03 L)^2`` with ``L = data_range``. 1 where ``y`` equals ``x``.
+    torchmetrics' SSIM (Wang et al., 2004) with a uniform ``window`` x ``window`` (reflected
+    borders), constants ``(0.01 L)^2`` and ``(0.03 L)^2`` with ``L = data_range``; the window
+    shrinks to the largest odd size that fits images smaller than it.
     """
-    w = max(1, min(int(window), x.shape[-2], x.shape[-1]))
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    n, c = x.shape[:2]
-    stats = F.avg_pool2d(torch.cat([x, y, x * x, y * y, x * y]).flatten(0, 1)[:, None], w, stride=1)
-    mx, my, mxx, myy, mxy = stats.view(5, n, c, *stats.shape[-2:])
-    vx, vy, cxy = mxx - mx * mx, myy - my * my, mxy - mx * my
-    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    from torchmetrics.functional.image import structural_similarity_index_measure
 
-
-def per_sample_ssim_error(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
-    """``1 - mean local SSIM`` of each image (0 for a perfect reconstruction, at most 2)."""
-    return 1.0 - ssim_map(x, recon).flatten(1).mean(dim=1)
+    side = min(x.shape[-2], x.shape[-1])
+    w = max(1, min(int(window), side if side % 2 else side - 1))
+    ssim = structural_similarity_index_measure(
+        recon, x, gaussian_kernel=False, kernel_size=w, data_range=data_range, reduction="none"
+    )
+    return 1.0 - ssim
 
 
 class DenseAutoEncoder(AnomalyModule):
