@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from _parallel import run_tasks  # benchmarks/_parallel.py
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "images"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -346,20 +348,13 @@ def main(argv=None) -> int:
     # seed-major order: a run cut short still has whole seeds
     jobs = [(ds, c, seed, name, args, overrides)
             for ds in args.datasets for seed in args.seeds for c in args.classes for name in args.detectors]
-    if args.jobs > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    def done(rec: dict) -> None:
+        records.append(rec)
+        _report(rec, log)
 
-        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
-            for fut in as_completed([pool.submit(_task, job) for job in jobs]):
-                records.append(fut.result())
-                _report(records[-1], log)
-        order = {(j[0], j[1], j[2], j[3]): i for i, j in enumerate(jobs)}
-        records.sort(key=lambda r: order[(r["dataset"], r["class"], r["seed"], r["detector"])])
-    else:
-        for job in jobs:
-            records.append(_task(job))
-            _report(records[-1], log)
+    run_tasks(_task, jobs, args.jobs, done)
+    order = {(j[0], j[1], j[2], j[3]): i for i, j in enumerate(jobs)}
+    records.sort(key=lambda r: order[(r["dataset"], r["class"], r["seed"], r["detector"])])
     config = {
         "command": "python benchmarks/one_class_images.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "datasets": args.datasets,

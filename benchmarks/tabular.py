@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _parallel import run_tasks  # benchmarks/_parallel.py
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tabular"
 
 #: Our ensembles (name -> Ensemble parameters), benchmarked beside every registered detector.
@@ -55,6 +57,17 @@ ENSEMBLES = {
     "ensemble:knn3-knn-lof-deepsvdd": {"detectors": [KNN3, "pyod.knn", "pyod.lof", "deepsvdd"], "combine": "median"},
 }
 # (the registered "ensemble" itself runs with its defaults: pyod.knn + pyod.lof + ae, mean)
+
+#: Member variants for the ensemble search, not in the default run: ``--detectors cand:knn1,...
+#: --save-scores DIR`` keeps their scores for ``tabular_combinations.py`` (docs/calibration_ensembles.md).
+CANDIDATES = {
+    "cand:knn1": KNN1,
+    "cand:knn3": KNN3,
+    "cand:knn10-mean": KNN10_MEAN,
+    "cand:gmm4": ("pyod.gmm", {"params": {"n_components": 4, "reg_covar": 1e-2}}),
+    "cand:gmm8": GMM8,
+    "cand:gmm16": ("pyod.gmm", {"params": {"n_components": 16, "reg_covar": 1e-1}}),
+}
 
 #: Settings of every detector in the benchmark (the registry defaults otherwise).
 SETTINGS = {"verbose": False, "accelerator": "cpu"}
@@ -104,9 +117,10 @@ def build(name: str, seed: int):
             name_, given = (m, {}) if isinstance(m, str) else m
             members.append((name_, {**settings_for(name_, anomalib_ae.create(name_).get_params()), **given}))
         return anomalib_ae.Ensemble(members, combine=spec["combine"], random_state=seed)
-    det = anomalib_ae.create(name)
+    base, given = CANDIDATES.get(name, (name, {}))
+    det = anomalib_ae.create(base)
     valid = det.get_params()
-    params = settings_for(name, valid)
+    params = {**settings_for(base, valid), **given}
     if "random_state" in valid:
         params["random_state"] = seed
     return det.set_params(**params)
@@ -257,7 +271,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--datasets", default="all", help="comma-separated names (file stems) or 'all'")
-    ap.add_argument("--detectors", default="all", help="comma-separated registered names / ensemble:* names, or 'all'")
+    ap.add_argument("--detectors", default="all", help="comma-separated registered names / ensemble:* / cand:* names, or 'all' "
+                         "(every registered detector and ensemble:*)")
     ap.add_argument("--exclude", default="", help="comma-separated detectors to leave out")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--max-train", type=int, default=20000)
@@ -311,18 +326,7 @@ def main(argv=None) -> None:
         print(f"[{meta['elapsed_s']:7.0f}s] done {rows[0]['dataset']} seed {rows[0]['seed']}", flush=True)
         args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
 
-    if args.jobs <= 1:
-        for task in tasks:
-            done(run_task(task))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process with torch thread pools
-        with ProcessPoolExecutor(args.jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(args.threads,)) as pool:
-            for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
-                done(fut.result())
+    run_tasks(run_task, tasks, args.jobs, done, _init_worker if args.jobs > 1 else None, (args.threads,))
     order = {(ds, seed): i for i, (ds, seed) in enumerate((ds, seed) for ds in datasets for seed in args.seeds)}
     results.sort(key=lambda r: (order[(r["dataset"], r["seed"])], names.index(r["detector"])))
     meta["elapsed_s"] = time.perf_counter() - t_start

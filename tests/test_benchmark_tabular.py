@@ -45,6 +45,12 @@ def test_benchmark_settings_test_cap_jobs_and_saved_scores(tmp_path):
     mae = tabular.build("mae", 0)
     assert (mae.epochs, mae.n_score_masks) == (3, 2) and tabular.build("ae", 0).epochs == 30
     assert tabular.build("pyod.ocsvm", 0).calibration == "split"
+    assert tabular.build("pyod.kde", 0).calibration == "split"
+    # search candidates: a registered detector with other parameters, seeded like the rest
+    knn1 = tabular.build("cand:knn1", 3)
+    assert knn1.params == {"n_neighbors": 1} and knn1.random_state == 3 and "cand:knn1" not in tabular.ENSEMBLES
+    assert tabular.build("ensemble:knn1-gmm8", 0).detectors[1] == (
+        "pyod.gmm", {"params": {"n_components": 8, "reg_covar": 1e-2}})
     members = tabular.build("ensemble:knn3-knn-lof-deepsvdd", 0).detectors
     assert members[0] == ("pyod.knn", {"params": {"n_neighbors": 3}})
     assert members[3] == ("deepsvdd", {"verbose": False, "accelerator": "cpu"})
