@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from math import prod
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from anomalib_ae.nn.base import AnomalyModule
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
