@@ -37,7 +37,9 @@ def _encode(value: Any) -> Any:
     scikit-learn estimators are unfitted specifications, and the registry, not the file, says
     which class a name means.
     """
-    if hasattr(value, "get_params") and hasattr(type(value), "_registered_name"):
+    from anomalib_ae.detectors.base import BaseDetector
+
+    if isinstance(value, BaseDetector):  # registered or not: registered_name says which fix is needed
         return {"__detector__": registered_name(value), "params": _encode(value.get_params(deep=False))}
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v) for v in value]}

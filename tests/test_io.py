@@ -109,3 +109,10 @@ def test_detector_parameters_round_trip_by_registry_name_only():
     assert back[1] == ("ae", {"epochs": 2})
     with pytest.raises(anomalib_ae.ModelFileError, match="not installed"):
         _decode({"__detector__": "os.system", "params": {}})
+    from anomalib_ae.detectors.base import BaseDetector
+
+    class NeverRegistered(BaseDetector):  # no registry name at all, not only a subclass of a registered one
+        pass
+
+    with pytest.raises(TypeError, match="NeverRegistered is not a registered detector"):
+        _encode([NeverRegistered()])
