@@ -70,6 +70,16 @@ def test_untrusted_types_in_the_embedded_model_are_refused():
         pyod_from_arrays(arrays, desc, "e.", None, None)
 
 
+@pytest.mark.parametrize("metric", ["manhattan", "chebyshev", "cosine", "canberra"])
+def test_neighbour_models_with_other_metrics_round_trip(tmp_path, metric):
+    """The neighbour trees carry scikit-learn's distance-metric objects: the built-in ones load."""
+    X = np.random.default_rng(0).normal(size=(80, 4))
+    for name in ("pyod.knn", "pyod.lof"):
+        det = anomalib_ae.create(name, params={"n_neighbors": 3, "metric": metric}, random_state=0).fit(X)
+        det.save(tmp_path / "m.pt")
+        np.testing.assert_array_equal(anomalib_ae.load(tmp_path / "m.pt").score(X[:10]), det.score(X[:10]))
+
+
 def test_model_file_holds_no_pickle(tmp_path, blobs_with_outliers):
     X_train, X_test, _ = blobs_with_outliers
     det = make("pyod.iforest").fit(X_train)

@@ -37,9 +37,17 @@ TRUSTED_TYPES = frozenset(
         "sklearn.tree._tree.Tree",
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.neighbors._ball_tree.BallTree",
-        "sklearn.metrics._dist_metrics.EuclideanDistance64",
-        "sklearn.metrics._dist_metrics.ManhattanDistance64",
-        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+    }
+    # scikit-learn's built-in distance metrics of the neighbour trees (``metric=`` of pyod.knn,
+    # pyod.lof, ...); not PyFuncDistance, which wraps an arbitrary Python callable
+    | {
+        f"sklearn.metrics._dist_metrics.{metric}Distance{bits}"
+        for metric in (
+            "BrayCurtis", "Canberra", "Chebyshev", "Dice", "Euclidean", "Hamming", "Haversine",
+            "Jaccard", "Mahalanobis", "Manhattan", "Matching", "Minkowski", "RogersTanimoto",
+            "RussellRao", "SEuclidean", "SokalMichener", "SokalSneath",
+        )
+        for bits in (32, 64)
     }
 )
 
