@@ -51,18 +51,17 @@ def test_benchmark_settings_test_cap_jobs_and_saved_scores(tmp_path):
     assert knn1.params == {"n_neighbors": 1} and knn1.random_state == 3 and "cand:knn1" not in tabular.ENSEMBLES
     assert tabular.build("ensemble:knn1-gmm8", 0).detectors[1] == (
         "pyod.gmm", {"params": {"n_components": 8, "reg_covar": 1e-2}})
-    # by-name ensembles: split-calibrated members, cosine kNN among them, fitted and scored for real
-    extra = tabular.build("ensemble:knn-cos-gmm8", 0)
-    assert all(p["calibration"] == "split" for _, p in extra.detectors)
-    assert ("pyod.knn", {"params": {"n_neighbors": 3, "method": "mean", "metric": "cosine"}, "calibration": "split"}) in extra.detectors
-    rng = np.random.default_rng(0)
-    extra.fit(rng.normal(size=(200, 4)))
-    s_in, s_out = extra.score(np.zeros((1, 4))), extra.score(np.full((1, 4), 6.0))
-    assert s_out[0] > s_in[0]
-    assert "ensemble:knn-cos-gmm8" not in tabular.ENSEMBLES  # not in the default run
     members = tabular.build("ensemble:knn3-knn-lof-deepsvdd", 0).detectors
     assert members[0] == ("pyod.knn", {"params": {"n_neighbors": 3}})
     assert members[3] == ("deepsvdd", {"verbose": False, "accelerator": "cpu"})
+    assert "ensemble:knn1-gmm8" not in tabular.ENSEMBLES  # by name only, not in the default run
+    # the default run's ensemble: split-calibrated members, cosine kNN among them, fitted and scored
+    ens = tabular.build("ensemble:knn-cos-gmm8", 0)
+    assert all(p["calibration"] == "split" for _, p in ens.detectors)
+    assert ("pyod.knn", {"params": {"n_neighbors": 3, "method": "mean", "metric": "cosine"}, "calibration": "split"}) in ens.detectors
+    rng = np.random.default_rng(0)
+    ens.fit(rng.normal(size=(200, 4)))
+    assert ens.score(np.full((1, 4), 6.0))[0] > ens.score(np.zeros((1, 4)))[0]
     _, X_test, y_test = tabular.split(np.zeros((100, 2)), np.r_[np.zeros(90), np.ones(10)].astype(int), 0, 20000, 20)
     assert (y_test == 0).sum() == 20 and (y_test == 1).sum() == 10
     data = tmp_path / "data"
