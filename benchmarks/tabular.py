@@ -150,8 +150,8 @@ def resolve(spec) -> tuple[str, dict]:
 def build(name: str, seed: int):
     import anomalib_ae
 
-    if name in ENSEMBLES or name in EXTRA_ENSEMBLES:
-        spec = {**ENSEMBLES, **EXTRA_ENSEMBLES}[name]
+    spec = ENSEMBLES.get(name) or EXTRA_ENSEMBLES.get(name)
+    if spec is not None:
         members = [resolve(m) for m in spec["detectors"]]
         return anomalib_ae.Ensemble(members, combine=spec["combine"], random_state=seed)
     base, params = resolve(CANDIDATES.get(name, name))
