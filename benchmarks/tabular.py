@@ -16,8 +16,8 @@ every detector and the ensembles) near 45 min on 2 cores: ``--jobs 2`` worker pr
 on one (data set, seed) at a time with 1 torch thread. The table header repeats these settings.
 
     python benchmarks/tabular.py                       # defaults: all sets, seeds 0 1 2, all detectors, 2 jobs
-    python benchmarks/tabular.py --seeds 0 --datasets cardio,glass --detectors pyod.knn,ae,ensemble:knn-cos-gmm8
-    python benchmarks/tabular.py --detectors pyod.knn,ensemble:knn1-gmm8       # an earlier ensemble, by name
+    python benchmarks/tabular.py --seeds 0 --datasets cardio,glass --detectors pyod.knn,ae,ensemble:knn-lof-cos-gmm
+    python benchmarks/tabular.py --detectors pyod.knn,ensemble:knn-cos-gmm8       # an earlier ensemble, by name
 
 Writes ``<out>.json`` (every run, raw) and ``<out>.md`` (tables); default out
 ``benchmarks/results/tabular``. Rows of a detector that fails on a set are recorded with the error.
@@ -65,11 +65,17 @@ def split_calibrated(spec) -> tuple[str, dict]:
     return (name, {**params, "calibration": "split"})
 
 
+KNN1_COS = ("pyod.knn", {"params": {"n_neighbors": 1, "metric": "cosine"}})
+KNN7_MEAN_L1 = ("pyod.knn", {"params": {"n_neighbors": 7, "method": "mean", "metric": "manhattan"}})
+LOF10 = ("pyod.lof", {"params": {"n_neighbors": 10}})
+GMM8_REG01 = ("pyod.gmm", {"params": {"n_components": 8, "reg_covar": 1e-1}})
+
 ENSEMBLES = {
-    # fourth session, chosen on all 25 sets x seeds 0-2 (greedy selection on seeds 0-1 picked the
-    # same family): kNN under three metrics + cosine kNN + GMM(8), members calibrated on a split
-    "ensemble:knn-cos-gmm8": {
-        "detectors": [split_calibrated(m) for m in (KNN1, KNN1_L1, KNN1_LINF, KNN3_COS, GMM8)],
+    # fifth session, chosen on all 25 sets x seeds 0-2 from members fitted on all training rows
+    # (the ensemble's "oof" calibration: leave-one-out kNN / LOF, cross-fitted GMM): kNN under
+    # L2, L1 and cosine distances, a smoother L1 7-NN, LOF(10) and GMM(8), mean
+    "ensemble:knn-lof-cos-gmm": {
+        "detectors": [KNN1, KNN1_L1, KNN7_MEAN_L1, KNN1_COS, LOF10, GMM8_REG01],
         "combine": "mean",
     },
 }
@@ -77,6 +83,11 @@ ENSEMBLES = {
 #: Earlier or weaker ensembles, run by name only (``--detectors ensemble:knn1-gmm8``): their numbers
 #: are in the earlier result files (docs/calibration_ensembles.md).
 EXTRA_ENSEMBLES = {
+    # fourth session: kNN under three metrics + cosine kNN + GMM(8), members calibrated on a split
+    "ensemble:knn-cos-gmm8": {
+        "detectors": [split_calibrated(m) for m in (KNN1, KNN1_L1, KNN1_LINF, KNN3_COS, GMM8)],
+        "combine": "mean",
+    },
     "ensemble:knn-cos-gmm8-inne": {
         "detectors": [split_calibrated(m) for m in (KNN1, KNN1_L1, KNN3_COS, GMM8, "pyod.inne")],
         "combine": "mean",
@@ -98,6 +109,15 @@ CANDIDATES = {
     "cand:gmm4": ("pyod.gmm", {"params": {"n_components": 4, "reg_covar": 1e-2}}),
     "cand:gmm8": GMM8,
     "cand:gmm16": ("pyod.gmm", {"params": {"n_components": 16, "reg_covar": 1e-1}}),
+    # fifth session: members fitted on all rows with leave-one-out / cross-fitted calibration
+    "cand:gmm8-reg0.1": GMM8_REG01,
+    "cand:knn1-l1": KNN1_L1,
+    "cand:knn5-mean-l1": ("pyod.knn", {"params": {"n_neighbors": 5, "method": "mean", "metric": "manhattan"}}),
+    "cand:knn7-mean-l1": KNN7_MEAN_L1,
+    "cand:knn1-linf": KNN1_LINF,
+    "cand:knn1-cos": KNN1_COS,
+    "cand:knn3-cos": KNN3_COS,
+    "cand:lof10": LOF10,
 }
 
 #: Settings of every detector in the benchmark (the registry defaults otherwise).

@@ -55,12 +55,15 @@ def test_benchmark_settings_test_cap_jobs_and_saved_scores(tmp_path):
     assert members[0] == ("pyod.knn", {"params": {"n_neighbors": 3}})
     assert members[3] == ("deepsvdd", {"verbose": False, "accelerator": "cpu"})
     assert "ensemble:knn1-gmm8" not in tabular.ENSEMBLES  # by name only, not in the default run
-    # the default run's ensemble: split-calibrated members, cosine kNN among them, fitted and scored
-    ens = tabular.build("ensemble:knn-cos-gmm8", 0)
-    assert all(p["calibration"] == "split" for _, p in ens.detectors)
-    assert ("pyod.knn", {"params": {"n_neighbors": 3, "method": "mean", "metric": "cosine"}, "calibration": "split"}) in ens.detectors
+    assert all(p["calibration"] == "split" for _, p in tabular.build("ensemble:knn-cos-gmm8", 0).detectors)
+    # the default run's ensemble: members fitted on all rows, the combination calibrated on their
+    # leave-one-out / cross-fitted scores of the training rows; fitted and scored
+    ens = tabular.build("ensemble:knn-lof-cos-gmm", 0)
+    assert ("pyod.knn", {"params": {"n_neighbors": 1, "metric": "cosine"}}) in ens.detectors
     rng = np.random.default_rng(0)
     ens.fit(rng.normal(size=(200, 4)))
+    assert ens.calibration_method_ == "oof" and ens.calibration_scores_.shape == (200,)
+    assert [m.calibration_method_ for m in ens.detectors_] == ["loo"] * 5 + ["cv"]
     assert ens.score(np.full((1, 4), 6.0))[0] > ens.score(np.zeros((1, 4)))[0]
     _, X_test, y_test = tabular.split(np.zeros((100, 2)), np.r_[np.zeros(90), np.ones(10)].astype(int), 0, 20000, 20)
     assert (y_test == 0).sum() == 20 and (y_test == 1).sum() == 10

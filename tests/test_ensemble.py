@@ -21,12 +21,46 @@ def test_rules_rank_planted_outliers(rule, blobs_with_outliers):
 
 def test_score_is_the_combined_member_surprise(blobs_with_outliers):
     X_train, X_test, _ = blobs_with_outliers
-    ens = anomalib_ae.Ensemble(MEMBERS, combine="max", random_state=0).fit(X_train)
+    ens = anomalib_ae.Ensemble(MEMBERS, combine="max", calibration="split", random_state=0).fit(X_train)
     manual = np.column_stack([surprise(m.calibration_scores_, m.score(X_test)) for m in ens.detectors_]).max(axis=1)
     np.testing.assert_allclose(ens.score(X_test), manual)
     # members are fitted on the non-held-out 90 %; the ensemble calibrates on the other 10 %
-    assert ens.calibration_scores_.shape == (20,)
+    assert ens.calibration_method_ == "split" and ens.calibration_scores_.shape == (20,)
     assert all(m.n_features_in_ == 6 for m in ens.detectors_)
+    assert ens.detectors_[0].estimator_.decision_scores_.shape == (180,)
+
+
+def test_oof_calibration_fits_members_on_all_rows(blobs_with_outliers):
+    """Classical PyOD members only: "auto" is "oof"; the combination is calibrated on the members'
+    out-of-sample scores of the training rows (leave-one-out kNN, cross-fitted iforest / ECOD)."""
+    X_train, X_test, _ = blobs_with_outliers
+    ens = anomalib_ae.Ensemble(MEMBERS, combine="max", random_state=0).fit(X_train)
+    assert ens.calibration_method_ == "oof"
+    assert [m.calibration_method_ for m in ens.detectors_] == ["loo", "cv", "cv"]
+    assert ens.detectors_[0].estimator_.decision_scores_.shape == (200,)
+    manual = np.column_stack([surprise(m.calibration_scores_, m.oof_scores_) for m in ens.detectors_]).max(axis=1)
+    np.testing.assert_allclose(ens.calibration_scores_, manual)
+    scores = np.column_stack([surprise(m.calibration_scores_, m.score(X_test)) for m in ens.detectors_]).max(axis=1)
+    np.testing.assert_allclose(ens.score(X_test), scores)
+
+
+def test_oof_calibration_holds_its_false_alarm_rate_on_fresh_normals():
+    r = np.random.default_rng(3)
+    X_train, fresh = r.normal(size=(1000, 5)), r.normal(size=(20000, 5))
+    members = [("pyod.knn", {"params": {"n_neighbors": 1}}), ("pyod.lof", {"params": {"n_neighbors": 10}}), "pyod.gmm"]
+    ens = anomalib_ae.Ensemble(members, threshold="fpr:0.05", random_state=0).fit(X_train)
+    assert ens.calibration_method_ == "oof"
+    assert abs(np.mean(ens.predict(fresh) == -1) - 0.05) < 0.02
+
+
+def test_oof_calibration_needs_members_with_out_of_sample_scores(blobs_with_outliers):
+    X_train = blobs_with_outliers[0]
+    members = ["pyod.knn", make("ae")]
+    with pytest.raises(ValueError, match="member 1 .*has none"):
+        anomalib_ae.Ensemble(members, calibration="oof").fit(X_train)
+    assert anomalib_ae.Ensemble(members, random_state=0).fit(X_train).calibration_method_ == "split"
+    split_member = [("pyod.knn", {"calibration": "split"}), "pyod.ecod"]
+    assert anomalib_ae.Ensemble(split_member, random_state=0).fit(X_train).calibration_method_ == "split"
 
 
 def test_weighted(blobs_with_outliers):

@@ -25,30 +25,54 @@ def test_init_stores_params_only_and_pyod_model_is_built_in_fit():
     assert type(det.estimator_).__name__ == "KNN" and det.estimator_.n_neighbors == 3
 
 
-@pytest.mark.parametrize("calibration", ["cv", "split", "train"])
+@pytest.mark.parametrize("calibration", ["cv", "split", "loo", "train"])
 def test_calibration_schemes(calibration, blobs_with_outliers):
     X_train, X_test, y_test = blobs_with_outliers
     det = make("pyod.knn", calibration=calibration).fit(X_train)
     assert det.calibration_method_ == calibration
-    n_cal = {"cv": 200, "split": 20, "train": 200}[calibration]
+    n_cal = {"cv": 200, "split": 20, "loo": 200, "train": 200}[calibration]
     assert det.calibration_scores_.shape == (n_cal,)
-    if calibration == "train":
+    if calibration in ("train", "loo"):
         np.testing.assert_array_equal(det.calibration_scores_, det.decision_scores_)
+    assert (det.oof_scores_ is not None) == (calibration in ("cv", "loo"))
     p = det.p_value(X_test)
     assert p[y_test == 1].max() < p[y_test == 0].mean()
 
 
-def test_auto_calibration_is_cv_for_classical_and_split_for_deep():
+def test_auto_calibration_is_loo_for_neighbours_cv_for_classical_and_split_for_deep():
     X = np.random.default_rng(0).normal(size=(60, 4))
+    assert make("pyod.knn").fit(X).calibration_method_ == "loo"
+    assert make("pyod.lof").fit(X).calibration_method_ == "loo"
     assert make("pyod.ecod").fit(X).calibration_method_ == "cv"
     assert make("pyod.autoencoder").fit(X).calibration_method_ == "split"
+    with pytest.raises(ValueError, match="calibration='loo' needs .* PyODECOD has none"):
+        make("pyod.ecod", calibration="loo").fit(X)
 
 
 def test_cross_fitted_calibration_uses_out_of_fold_scores():
     """Out-of-fold kNN scores exceed in-sample ones (a training row is its own nearest neighbour)."""
     X = np.random.default_rng(0).normal(size=(200, 4))
-    det = make("pyod.knn").fit(X)
-    assert np.median(det.calibration_scores_) > np.median(det.decision_scores_)
+    det = make("pyod.knn", calibration="cv").fit(X)
+    in_sample = det.score(X)
+    assert np.median(det.calibration_scores_) > np.median(in_sample)
+    np.testing.assert_array_equal(det.oof_scores_, det.calibration_scores_)
+
+
+@pytest.mark.parametrize("name", ["pyod.knn", "pyod.lof"])
+def test_leave_one_out_scores_leave_each_row_out(name):
+    """1-NN: a row's leave-one-out score is its distance to the nearest *other* row (never 0),
+    and a training row scored afresh has distance 0 to itself."""
+    X = np.random.default_rng(0).normal(size=(150, 3))
+    det = make(name, params={"n_neighbors": 1}).fit(X)
+    d = np.linalg.norm(X[:, None] - X[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    if name == "pyod.knn":
+        np.testing.assert_allclose(det.calibration_scores_, d.min(axis=1))
+        np.testing.assert_allclose(det.score(X), 0, atol=1e-12)
+    assert np.all(det.decision_scores_ > 0) and det.oof_scores_ is det.calibration_scores_
+    # contamination keeps its meaning: ~10 % of fresh normal rows above threshold_
+    fresh = np.random.default_rng(1).normal(size=(5000, 3))
+    assert 0.05 < np.mean(det.predict(fresh) == -1) < 0.15
 
 
 def test_bad_parameters_and_input():

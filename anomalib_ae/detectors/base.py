@@ -56,6 +56,10 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """Train on validated normal data ``X`` (ndim >= 2). May set ``calibration_scores_``."""
         raise NotImplementedError
 
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        """Scores of the training rows ``X`` (``decision_scores_``); by default ``_score(X)``."""
+        return self._score(X)
+
     def _score(self, X: np.ndarray) -> np.ndarray:
         """Anomaly scores of validated ``X``: ``(n,)``, higher = more anomalous."""
         raise NotImplementedError
@@ -109,7 +113,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         parse_threshold(getattr(self, "threshold", None))  # fail before training on a bad strategy
         self.calibration_scores_ = None
         self._fit(X, y)
-        self.decision_scores_ = self._checked_scores(self._score(X), X.shape[0])
+        self.decision_scores_ = self._checked_scores(self._training_scores(X), X.shape[0])
         if getattr(self, "calibration_scores_", None) is None:
             # No held-out normal data: calibrate on training scores (optimistic, documented).
             self.calibration_scores_ = self.decision_scores_.copy()
@@ -173,6 +177,13 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """+1 for normal, -1 for anomalous samples (scikit-learn convention)."""
         return np.where(self.decision_function(X) >= 0, 1, -1).astype(np.int64)
 
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit, then label the *training* rows by their training scores (``labels_``): +1 normal,
+        -1 anomalous. As scikit-learn's ``LocalOutlierFactor``: a neighbour model's training
+        scores leave each row out, where ``predict(X)`` would find every row its own neighbour."""
+        self.fit(X, y)
+        return np.where(self.labels_ == 1, -1, 1).astype(np.int64)
+
     # ------------------------------------------------------------------ probabilities
     def p_value(self, X) -> np.ndarray:
         """Conformal p-value against held-out normal scores: small = anomalous."""
@@ -183,6 +194,16 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """``(n, 2)``: [P(normal), P(anomaly)], with P(anomaly) = 1 - p-value."""
         p_anomaly = 1.0 - self.p_value(X)
         return np.column_stack([1.0 - p_anomaly, p_anomaly])
+
+    @property
+    def oof_scores_(self) -> np.ndarray | None:
+        """Out-of-sample score of every training row, in training order, where the detector's
+        calibration provides one (cross-fitted or leave-one-out PyOD models); else None."""
+        return None
+
+    def _will_have_oof_scores(self) -> bool:
+        """Whether ``fit`` (with these parameters) will provide :attr:`oof_scores_`."""
+        return False
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:

@@ -5,6 +5,15 @@ member's own held-out normal scores (:func:`anomalib_ae.scoring.calibration.surp
 conformal p-value with an exponential tail beyond the calibration range), which puts members
 with unrelated score scales on one scale, "how unusual for normal data". The columns are
 combined by a rule of :mod:`anomalib_ae.scoring.combination`.
+
+The combined score is calibrated in one of two ways (``calibration``):
+
+* ``"split"``: a share of the training rows is held out from the members and scored by them;
+* ``"oof"``: the members are fitted on *all* rows and the combination is calibrated on their
+  out-of-sample scores of those rows (:attr:`~anomalib_ae.detectors.base.BaseDetector.oof_scores_`:
+  leave-one-out for ``pyod.knn`` / ``pyod.lof``, cross-fitted for the other classical PyOD
+  models). No row is lost to the members, which matters for neighbour methods on small sets.
+  ``"auto"`` picks ``"oof"`` when every member provides those scores, else ``"split"``.
 """
 
 from __future__ import annotations
@@ -41,9 +50,12 @@ class Ensemble(BaseDetector):
         Rule over the members' surprises ``-log p`` (see :mod:`anomalib_ae.scoring.combination`).
     weights : sequence of float, optional
         Member weights for ``combine="weighted"``.
+    calibration : {"auto", "split", "oof"}, default "auto"
+        How the combined score is calibrated (``p_value``, ``predict_proba``,
+        ``threshold="fpr:..."``): see the module docstring.
     calibration_fraction : float, default 0.1
-        Share of the normal training data held out from the members to calibrate the combined
-        score (``p_value``, ``predict_proba``, ``threshold="fpr:..."``); none below 20 samples.
+        Share of the normal training data held out from the members with
+        ``calibration="split"``; none below 20 samples.
     random_state : int, RandomState or None
         Seeds the hold-out split and members whose ``random_state`` is None.
     contamination, threshold
@@ -63,6 +75,7 @@ class Ensemble(BaseDetector):
         "detectors": ["array-like", None],
         "combine": [StrOptions(set(COMBINE_RULES))],
         "weights": ["array-like", None],
+        "calibration": [StrOptions({"auto", "split", "oof"})],
         "calibration_fraction": [Interval(Real, 0, 1, closed="left")],
         "random_state": ["random_state"],
     }
@@ -75,6 +88,7 @@ class Ensemble(BaseDetector):
         *,
         combine="mean",
         weights=None,
+        calibration="auto",
         calibration_fraction=0.1,
         random_state=None,
         contamination=0.1,
@@ -83,6 +97,7 @@ class Ensemble(BaseDetector):
         self.detectors = detectors
         self.combine = combine
         self.weights = weights
+        self.calibration = calibration
         self.calibration_fraction = calibration_fraction
         self.random_state = random_state
         self.contamination = contamination
@@ -127,12 +142,37 @@ class Ensemble(BaseDetector):
         seed = int(rng.randint(np.iinfo(np.int32).max // 2))
         members = self._build_members(seed)
         n = X.shape[0]
+        mode = self.calibration
+        if mode != "split":
+            lacking = [i for i, m in enumerate(members) if not m._will_have_oof_scores()]
+            if mode == "oof" and lacking:
+                i = lacking[0]
+                raise ValueError(
+                    f"calibration='oof' needs out-of-sample training scores from every member; member {i} "
+                    f"({type(members[i]).__name__}) has none (classical PyOD models with calibration "
+                    f"'cv' or 'loo' have them): use calibration='split'"
+                )
+            mode = "split" if lacking else "oof"
+        self.calibration_method_ = mode
+        self.calibration_scores_ = None
+        if mode == "oof":
+            self.detectors_ = [m.fit(X, y) for m in members]
+            if n >= self._min_samples_for_calibration:
+                oof = [m.oof_scores_ for m in self.detectors_]
+                if any(o is None or len(o) != n for o in oof):  # a member fell back (too few rows)
+                    return
+                cal_scores = self._combine(
+                    np.column_stack([surprise(m.calibration_scores_, o) for m, o in zip(self.detectors_, oof)])
+                )
+                if y is not None:
+                    cal_scores = cal_scores[np.asarray(y) <= 0]
+                self.calibration_scores_ = cal_scores if cal_scores.size else None
+            return
         n_cal = int(round(n * self.calibration_fraction)) if n >= self._min_samples_for_calibration else 0
         order = rng.permutation(n)
         cal_idx, fit_idx = np.sort(order[:n_cal]), np.sort(order[n_cal:])
         y_fit = None if y is None else y[fit_idx]
         self.detectors_ = [m.fit(X[fit_idx], y_fit) for m in members]
-        self.calibration_scores_ = None
         if n_cal:
             cal_scores = self._combine(self._member_matrix(X[cal_idx]))
             if y is not None:  # calibrate on held-out samples not labelled anomalous

@@ -14,7 +14,15 @@ the conformal-prediction libraries:
 * ``"split"`` (default for PyOD's deep models, like our deep detectors): the model is fitted
   on ``1 - calibration_fraction`` of the rows and calibrated on the rest (exact split-conformal
   guarantee);
+* ``"loo"`` (default for ``pyod.knn`` and ``pyod.lof``): leave-one-out, for models whose
+  training scores already leave each row out (a training row's k-NN distance / local outlier
+  factor is computed over the *other* rows): the model is fitted once on all rows and those
+  training scores are the calibration scores (the jackknife; no extra fit, no data lost);
 * ``"train"``: the training scores themselves (no extra cost; optimistic p-values).
+
+With ``"cv"`` and ``"loo"`` the calibration scores are out-of-sample scores of the training
+rows themselves, in their order (:meth:`PyODDetector.oof_scores_`): what
+:class:`~anomalib_ae.Ensemble` with ``calibration="oof"`` calibrates its combination on.
 
 Files are saved without pickle: see :mod:`anomalib_ae.detectors._pyod_state`.
 """
@@ -36,7 +44,7 @@ from sklearn.utils.validation import check_random_state
 from anomalib_ae.detectors.base import BaseDetector
 from anomalib_ae.registry import register_detector
 
-CALIBRATIONS = ("auto", "cv", "split", "train")
+CALIBRATIONS = ("auto", "cv", "split", "loo", "train")
 
 
 @contextlib.contextmanager
@@ -64,9 +72,9 @@ class PyODDetector(BaseDetector):
     params : dict, optional
         Keyword arguments of the PyOD class (e.g. ``{"n_neighbors": 10}`` for ``pyod.knn``);
         unset ones take the wrapper's defaults (``verbose=0`` for deep ones), then PyOD's.
-    calibration : {"auto", "cv", "split", "train"}, default "auto"
+    calibration : {"auto", "cv", "split", "loo", "train"}, default "auto"
         Source of the calibration scores (see the module docstring); "auto" is "split" for
-        PyOD's deep models and "cv" otherwise.
+        PyOD's deep models, "loo" for ``pyod.knn`` and ``pyod.lof`` and "cv" otherwise.
     calibration_folds : int, default 5
         Folds of the "cv" scheme.
     calibration_fraction : float, default 0.1
@@ -84,6 +92,8 @@ class PyODDetector(BaseDetector):
     #: Defaults applied under the user's ``params``.
     _pyod_defaults: dict = {}
     _deep: bool = False
+    #: PyOD's ``decision_scores_`` leave each training row out (k-NN distances, LOF).
+    _loo: bool = False
 
     _parameter_constraints: dict = {
         **BaseDetector._parameter_constraints,
@@ -169,9 +179,7 @@ class PyODDetector(BaseDetector):
             raise ValueError(f"{type(self).__name__} needs at least 2 samples, got n_samples={n}")
         rng = check_random_state(self.random_state)
         self.seed_ = int(rng.randint(np.iinfo(np.int32).max))
-        mode = self.calibration
-        if mode == "auto":
-            mode = "split" if self._deep else "cv"
+        mode = self._calibration_mode()
         if n < 10:  # too few rows to hold any out: calibrate on the training scores
             mode = "train"
         self.calibration_method_ = mode
@@ -191,7 +199,40 @@ class PyODDetector(BaseDetector):
             self.calibration_scores_ = oof
             return
         self.estimator_ = self._fit_estimator(X)
+        if mode == "loo":
+            self.calibration_scores_ = np.asarray(self.estimator_.decision_scores_, dtype=np.float64).reshape(-1)
+            return
         self.calibration_scores_ = None  # base: the training scores
+
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        if self._loo and self.calibration_method_ != "split":  # fitted on all of X
+            # PyOD's own training scores: each row scored without itself (a row is otherwise its
+            # own nearest neighbour, and contamination thresholds sit far too low)
+            return np.asarray(self.estimator_.decision_scores_, dtype=np.float64).reshape(-1)
+        return self._score(X)
+
+    def _calibration_mode(self) -> str:
+        """The calibration scheme ``fit`` uses ("auto" resolved; "train" below 10 rows)."""
+        mode = self.calibration
+        if mode == "auto":
+            mode = "split" if self._deep else "loo" if self._loo else "cv"
+        if mode == "loo" and not self._loo:
+            raise ValueError(
+                f"calibration='loo' needs a model whose training scores leave each row out "
+                f"(pyod.knn, pyod.lof); {type(self).__name__} has none: use 'cv'"
+            )
+        return mode
+
+    def _will_have_oof_scores(self) -> bool:
+        return self._calibration_mode() in ("cv", "loo")
+
+    @property
+    def oof_scores_(self) -> np.ndarray | None:
+        """Out-of-sample score of every training row, in training order (the calibration
+        scores of the "cv" and "loo" schemes), else None."""
+        if getattr(self, "calibration_method_", None) in ("cv", "loo"):
+            return self.calibration_scores_
+        return None
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         if X.ndim != 2:
@@ -235,7 +276,9 @@ class PyODDetector(BaseDetector):
         self.estimator_ = pyod_from_arrays(arrays, desc["__pyod__"], "estimator_.", fresh, rebuild)
 
 
-def _pyod_wrapper(name: str, pyod_class: str, summary: str, defaults: dict | None = None, deep: bool = False):
+def _pyod_wrapper(
+    name: str, pyod_class: str, summary: str, defaults: dict | None = None, deep: bool = False, loo: bool = False
+):
     """Define and register a wrapper class for one PyOD model."""
     cls_name = "PyOD" + pyod_class.rpartition(":")[2]
     doc = (
@@ -243,7 +286,7 @@ def _pyod_wrapper(name: str, pyod_class: str, summary: str, defaults: dict | Non
         "Parameters are those of :class:`~anomalib_ae.detectors.pyod.PyODDetector`; PyOD's own go\n"
         "in ``params``.\n"
     )
-    attrs = {"__doc__": doc, "_pyod_class": pyod_class, "_pyod_defaults": dict(defaults or {}), "_deep": deep}
+    attrs = {"__doc__": doc, "_pyod_class": pyod_class, "_pyod_defaults": dict(defaults or {}), "_deep": deep, "_loo": loo}
     cls = type(cls_name, (PyODDetector,), attrs)
     cls.__module__ = __name__
     return register_detector(name)(cls)
@@ -316,8 +359,8 @@ def _rebuild_deepsvdd(self, est, name):
 
 
 PyODIForest = _pyod_wrapper("pyod.iforest", "pyod.models.iforest:IForest", "Isolation Forest")
-PyODLOF = _pyod_wrapper("pyod.lof", "pyod.models.lof:LOF", "Local Outlier Factor")
-PyODKNN = _pyod_wrapper("pyod.knn", "pyod.models.knn:KNN", "k-nearest-neighbour distance")
+PyODLOF = _pyod_wrapper("pyod.lof", "pyod.models.lof:LOF", "Local Outlier Factor", loo=True)
+PyODKNN = _pyod_wrapper("pyod.knn", "pyod.models.knn:KNN", "k-nearest-neighbour distance", loo=True)
 PyODOCSVM = _pyod_wrapper("pyod.ocsvm", "pyod.models.ocsvm:OCSVM", "One-class SVM")
 PyODECOD = _pyod_wrapper("pyod.ecod", "pyod.models.ecod:ECOD", "Empirical-CDF outlier detection")
 PyODECOD._decision = lambda self, est, X: _ecdf_decision(est, X, "ecod")
