@@ -7,8 +7,11 @@ subsets are ranked by mean AUROC over data sets (mean over seeds first).
 
 This is an approximation of the real ensemble and a selection on the test data:
 
-* the real ``Ensemble`` fits its members on 90 % of the training rows and calibrates the
-  combination on the other 10 %; here each member was fitted on all of them by ``tabular.py``;
+* with ``calibration="split"`` the real ``Ensemble`` fits its members on 90 % of the training
+  rows and calibrates the combination on the other 10 %; here each member was fitted on all of
+  them by ``tabular.py``. With ``calibration="oof"`` (the default for classical PyOD members) the
+  ensemble fits them on all rows too, and its score is exactly the one computed here (up to the
+  members' seeds: the ensemble seeds member ``i`` with ``seed + i``);
 * choosing the best combination by its test AUROC is selection on the test sets: its mean
   AUROC is optimistically biased, and a combination chosen here must be re-run for real
   (``tabular.py --detectors ensemble:...``) and reported as "selected on this benchmark".
