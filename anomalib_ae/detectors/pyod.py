@@ -21,7 +21,7 @@ the conformal-prediction libraries:
 * ``"train"``: the training scores themselves (no extra cost; optimistic p-values).
 
 With ``"cv"`` and ``"loo"`` the calibration scores are out-of-sample scores of the training
-rows themselves, in their order (:meth:`PyODDetector.oof_scores_`): what
+rows themselves, in their order (:attr:`PyODDetector.oof_scores_`): what
 :class:`~anomalib_ae.Ensemble` with ``calibration="oof"`` calibrates its combination on.
 
 Files are saved without pickle: see :mod:`anomalib_ae.detectors._pyod_state`.
@@ -212,7 +212,7 @@ class PyODDetector(BaseDetector):
         return self._score(X)
 
     def _calibration_mode(self) -> str:
-        """The calibration scheme ``fit`` uses ("auto" resolved; "train" below 10 rows)."""
+        """The calibration scheme of ``fit``, "auto" resolved (``fit`` uses "train" below 10 rows)."""
         mode = self.calibration
         if mode == "auto":
             mode = "split" if self._deep else "loo" if self._loo else "cv"
