@@ -153,8 +153,7 @@ class Ensemble(BaseDetector):
                     f"'cv' or 'loo' have them): use calibration='split'"
                 )
             mode = "split" if lacking else "oof"
-        self.calibration_method_ = mode
-        self.calibration_scores_ = None
+        self.calibration_method_ = mode  # (the base reset calibration_scores_ to None before _fit)
         if mode == "oof":
             self.detectors_ = [m.fit(X, y) for m in members]
             if n >= self._min_samples_for_calibration:

@@ -199,10 +199,9 @@ class PyODDetector(BaseDetector):
             self.calibration_scores_ = oof
             return
         self.estimator_ = self._fit_estimator(X)
-        if mode == "loo":
-            self.calibration_scores_ = np.asarray(self.estimator_.decision_scores_, dtype=np.float64).reshape(-1)
-            return
-        self.calibration_scores_ = None  # base: the training scores
+        # "loo" / "train": the base calibrates on the training scores (_training_scores: PyOD's
+        # leave-one-out ones for the neighbour models)
+        self.calibration_scores_ = None
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         if self._loo and self.calibration_method_ != "split":  # fitted on all of X
