@@ -38,11 +38,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.model_selection import KFold
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from anomalib_ae.detectors.base import BaseDetector
 from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import Interval, StrOptions
 
 CALIBRATIONS = ("auto", "cv", "split", "loo", "train")
 
@@ -95,8 +95,8 @@ class PyODDetector(BaseDetector):
     #: PyOD's ``decision_scores_`` leave each training row out (k-NN distances, LOF).
     _loo: bool = False
 
-    _parameter_constraints: dict = {
-        **BaseDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDetector._constraints,
         "params": [dict, None],
         "calibration": [StrOptions(set(CALIBRATIONS))],
         "calibration_folds": [Interval(Integral, 2, None, closed="left")],
@@ -245,7 +245,7 @@ class PyODDetector(BaseDetector):
 
     def _get_state(self):
         from anomalib_ae.detectors._pyod_state import pyod_to_arrays
-        from anomalib_ae.io import default_get_state
+        from anomalib_ae.detectors.state import default_get_state
 
         est = self.__dict__.pop("estimator_")
         try:
@@ -259,7 +259,8 @@ class PyODDetector(BaseDetector):
 
     def _set_state(self, arrays, state):
         from anomalib_ae.detectors._pyod_state import pyod_from_arrays
-        from anomalib_ae.io import ModelFileError, default_set_state
+        from anomalib_ae.detectors.state import default_set_state
+        from anomalib_ae.io import ModelFileError
 
         state = dict(state)
         desc = state.pop("estimator_", None)
