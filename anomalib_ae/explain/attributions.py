@@ -1,17 +1,20 @@
-"""Attributions as arrays: which features, pixels, spectrogram cells or metrics made a score high.
+"""Attribution functions (arrays in, arrays out): which features, pixels, spectrogram cells or metrics made a score high.
 
 Everything here returns numpy arrays; the pictures are drawn by :mod:`anomalib_ae.plots`.
 
 How an attribution is computed (:func:`feature_contributions`):
 
-* **reconstruction detectors** (a torch ``module_`` whose ``error_map`` or ``forward`` gives
-  back the input's shape: ``ae``, ``vae``, ``mae`` ...): the squared reconstruction error of
-  every input value, in the detector's standardised units;
+* **reconstruction detectors** (a deep detector whose network's public ``error_map`` gives a
+  per-value error: ``ae``, ``vae``, ``mae``, ``cvad``): the squared reconstruction error of
+  every input value, in the detector's standardised units (``detector.error_map(X)``);
 * **any other detector** (Deep SVDD, PyOD, ensembles ...): the squared z-score of every value
   against the training data (``reference=(mean, scale)``, e.g. kept by
   :class:`~anomalib_ae.pipeline.Pipeline`), i.e. "how unusual is this value on its own".
   This is model-agnostic and says nothing about interactions; it is labelled as such in
   the ``method`` the helpers return.
+
+:class:`~anomalib_ae.explain.types.Explanation` is the typed result that the adapters build
+from these arrays.
 """
 
 from __future__ import annotations
@@ -30,37 +33,9 @@ __all__ = [
 
 
 def _reconstruction_errors(detector, X: np.ndarray) -> np.ndarray | None:
-    """Squared reconstruction error per value in model layout, or None if the model has none."""
-    module = getattr(detector, "module_", None)
-    if module is None or not hasattr(detector, "_prepare"):
-        return None
-    import torch
-
-    Xs = detector._prepare(np.asarray(X))
-    module.eval()
-    device = next(iter(module.parameters()), torch.empty(0)).device
-    outs = []
-    with torch.no_grad():
-        for start in range(0, len(Xs), 256):
-            x = torch.from_numpy(np.ascontiguousarray(Xs[start:start + 256])).to(device)
-            y = None
-            # MAE's error_map is per value already; ConvAE's averages channels (we want per value)
-            if hasattr(module, "_masked_errors") and hasattr(module, "error_map"):  # masked AE
-                y = module.error_map(x)
-                if y.shape != x.shape and y.dim() == x.dim() - 1:  # images: channels averaged
-                    y = y.unsqueeze(1).expand_as(x)
-                outs.append(y.double().cpu().numpy())
-                continue
-            try:
-                r = module(x)
-            except Exception:  # noqa: BLE001 - a module whose forward is not a reconstruction
-                return None
-            if isinstance(r, (tuple, list)):
-                r = r[0]
-            if not isinstance(r, torch.Tensor) or r.shape != x.shape:
-                return None
-            outs.append((r - x).double().pow(2).cpu().numpy())
-    return np.concatenate(outs) if outs else np.zeros((0, *Xs.shape[1:]))
+    """Per-value reconstruction error in model layout, or None if the detector has none."""
+    error_map = getattr(detector, "error_map", None)  # public on the deep detectors
+    return None if error_map is None else error_map(X)
 
 
 def feature_contributions(detector, X, reference: tuple[np.ndarray, np.ndarray] | None = None):
