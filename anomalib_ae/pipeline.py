@@ -319,18 +319,21 @@ def pipeline_from_file_state(arrays: dict[str, np.ndarray], header: dict, path: 
     return pipe
 
 
-def from_detector(detector) -> Pipeline:
+def from_detector(detector, columns: list[str] | None = None) -> Pipeline:
     """Wrap a fitted tabular detector (e.g. from ``anomalib-ae fit --detector``) as a tabular pipeline.
 
-    Its feature columns are ``feature_names_in_`` (or ``x0, x1, ...``). There are no training
+    Its feature columns are ``feature_names_in_``; for a detector fitted on an array,
+    ``columns`` (default ``x0, x1, ...``), given to it as an array. There are no training
     statistics, so explanations work only for reconstruction detectors.
     """
     from anomalib_ae.adapters import TabularAdapter
 
     names = getattr(detector, "feature_names_in_", None)
-    cols = [str(c) for c in names] if names is not None else [f"x{j}" for j in range(detector.n_features_in_)]
+    cols = [str(c) for c in names] if names is not None else (
+        list(columns) if columns is not None else [f"x{j}" for j in range(detector.n_features_in_)])
     pipe = Pipeline(getattr(type(detector), "_registered_name", None) or type(detector).__name__, kind="tabular")
-    pipe.adapter_ = TabularAdapter.from_dict({"columns": cols, "exclude": []})
+    pipe.adapter_ = TabularAdapter.from_dict({"columns": cols, "exclude": []}, dtype="float64")
+    pipe.adapter_.named_input_ = names is not None
     pipe.detector_ = detector
     pipe.threshold_ = float(detector.threshold_)
     pipe.calibration_scores_ = np.asarray(detector.calibration_scores_, dtype=np.float64)

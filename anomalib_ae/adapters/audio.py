@@ -85,10 +85,9 @@ class AudioAdapter(Adapter):
                            contributions=np.array(contribs).reshape(len(top), n_mels), attributions=maps,
                            kind=self.kind, log_mels=mels, result=result)
 
-    @property
-    def hop_seconds(self) -> float:
+    def figure_options(self) -> dict[str, Any]:
         """Seconds per STFT frame of the fitted featurizer (time axis of the maps)."""
-        return float(self.reader_.hop_length) / float(self.reader_.sr)
+        return {"hop_seconds": float(self.reader_.hop_length) / float(self.reader_.sr)}
 
     def to_dict(self) -> dict[str, Any]:
         return self.reader_.to_dict()

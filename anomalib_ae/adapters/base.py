@@ -141,6 +141,10 @@ class Adapter(BaseEstimator):
         """Attributions of the items at positions ``top`` of ``result`` (a ``ScoreResult``)."""
         raise NotImplementedError
 
+    def figure_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`anomalib_ae.plots.files.save_explanation_figures` for this data."""
+        return {}
+
     @staticmethod
     def _item_ids(result, top: list[int]) -> list:
         table = result.table

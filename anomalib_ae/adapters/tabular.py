@@ -33,6 +33,9 @@ class TabularAdapter(Adapter):
     optional_columns : list of str, optional
         Names in ``exclude`` that the table may lack (skipped with a warning; names from a
         config file, set by :func:`~anomalib_ae.pipeline.pipeline_from_config`).
+    dtype : {"float32", "float64"}, default="float32"
+        Values handed to the detector (pipelines use float32; the CLI's bare table detectors
+        are fitted and scored on float64, as they always were).
 
     A training row with unusable values is an error (clean the data); at score time such a
     row gets an ``error`` and no score.
@@ -41,10 +44,11 @@ class TabularAdapter(Adapter):
     kind = "tabular"
     on_fit_errors = "raise"
 
-    def __init__(self, columns=None, exclude=None, optional_columns=None):
+    def __init__(self, columns=None, exclude=None, optional_columns=None, dtype="float32"):
         self.columns = columns
         self.exclude = exclude
         self.optional_columns = optional_columns
+        self.dtype = dtype
 
     def fit_transform(self, data, y=None) -> Features:
         from anomalib_ae.data.tabular import numeric_columns
@@ -61,7 +65,7 @@ class TabularAdapter(Adapter):
         cols = _as_list(self.columns) or [str(c) for c in numeric_columns(df, exclude)]
         if not cols:
             raise ValueError("the table has no numeric feature columns")
-        self.columns_, self.exclude_ = cols, exclude
+        self.columns_, self.exclude_, self.named_input_ = cols, exclude, True
         return self.transform(df)
 
     def transform(self, data) -> Features:
@@ -69,11 +73,12 @@ class TabularAdapter(Adapter):
 
         df = as_frame(data)
         rows = extract_features(df, self.columns_)
-        return Features(X=rows.X.astype(np.float32), items=pd.DataFrame({"row": np.arange(len(df))}),
+        return Features(X=rows.X.astype(self.dtype), items=pd.DataFrame({"row": np.arange(len(df))}),
                         valid=rows.valid, errors=rows.errors)
 
-    def detector_input(self, X: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(X, columns=self.columns_)
+    def detector_input(self, X: np.ndarray) -> pd.DataFrame | np.ndarray:
+        """A DataFrame with the feature columns (an array for a detector fitted without names)."""
+        return pd.DataFrame(X, columns=self.columns_) if self.named_input_ else X
 
     def explain(self, detector, result, top, reference) -> Explanation:
         f = result.details
@@ -94,4 +99,5 @@ class TabularAdapter(Adapter):
         a = cls(**params)
         a.columns_ = [str(c) for c in d["columns"]]
         a.exclude_ = [str(c) for c in d.get("exclude") or []]
+        a.named_input_ = True
         return a

@@ -115,6 +115,10 @@ class TelemetryAdapter(Adapter):
                            contributions=rowc[top] if top else np.zeros((0, len(names))), attributions=rowc,
                            kind=self.kind, row_contributions=rowc, result=result)
 
+    def figure_options(self) -> dict[str, Any]:
+        """The fitted timestamp and entity columns (timelines per entity)."""
+        return {"timestamp_col": self.reader_.timestamp_col, "entity_col": self.reader_.entity_col}
+
     def to_dict(self) -> dict[str, Any]:
         return self.reader_.to_dict()
 
