@@ -66,6 +66,7 @@ def _fit_table_detector(detector, input_path, model_path, params, contamination,
 
 
 def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude) -> None:
+    from anomalib_ae.detectors.state import registered_name
     from anomalib_ae.pipeline import pipeline_from_config
 
     cfg = read_config(config_path) if config_path is not None else {}
@@ -84,7 +85,7 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
             click.echo(f"warning: {w.message}", err=True)
     pipe.save(model_path)
     click.echo(
-        f"fitted {pipe.kind} pipeline ({pipe.detector_._registered_name}) on {pipe.n_train_items_} item(s) from "
+        f"fitted {pipe.kind} pipeline ({registered_name(pipe.detector_)}) on {pipe.n_train_items_} item(s) from "
         f"{input_path}; threshold {pipe.threshold_:.6g}"
     )
     click.echo(f"model written to {model_path}")
