@@ -7,13 +7,36 @@ from pathlib import Path
 import click
 
 from anomalib_ae.cli.common import UserError, user_errors, write_scores
+from anomalib_ae.streaming.score import DEFAULT_CHUNK_ROWS
 
 #: How the summary line names an item of each adapter kind.
 ITEM_WORDS = {"image": "image", "audio": "clip", "telemetry": "timestamp", "tabular": "row"}
 
 
-def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None = None):
-    """The model file as a Pipeline (a bare detector becomes a tabular one) and whether it was bare."""
+def _head(input_path: Path, head_rows: int | None):
+    """The table (``head_rows`` None) or its first ``head_rows`` parsed rows (streaming: column types)."""
+    from anomalib_ae.data.tabular import read_table
+
+    if head_rows is None:
+        return read_table(input_path)
+    from anomalib_ae.streaming import iter_chunks
+
+    return next(iter(iter_chunks(input_path, head_rows)), None).frame
+
+
+def streams(pipe, input_path: Path, chunk_rows: int) -> bool:
+    """Whether ``score`` reads ``input_path`` in chunks: a table file, a tabular / telemetry model, chunk_rows > 0."""
+    from anomalib_ae.streaming.readers import table_kind
+
+    return chunk_rows > 0 and input_path.is_file() and table_kind(input_path) is not None and pipe.kind in (
+        "tabular", "telemetry")
+
+
+def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None = None, head_rows: int | None = None):
+    """The model file as a Pipeline (a bare detector becomes a tabular one) and whether it was bare.
+
+    A bare detector fitted on an array takes the table's numeric columns, read from the whole
+    table or, with ``head_rows``, from its first rows (streaming)."""
     import anomalib_ae
     from anomalib_ae.pipeline import Pipeline, from_detector
 
@@ -22,9 +45,9 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
         return obj, False
     columns = None
     if getattr(obj, "feature_names_in_", None) is None:  # fitted on an array: the table's numeric columns in order
-        from anomalib_ae.data.tabular import numeric_columns, read_table
+        from anomalib_ae.data.tabular import numeric_columns
 
-        columns = numeric_columns(read_table(input_path), [id_column] if id_column else [])
+        columns = numeric_columns(_head(input_path, head_rows), [id_column] if id_column else [])
         if len(columns) != obj.n_features_in_:
             raise UserError(
                 f"{input_path} has {len(columns)} numeric columns but the model expects {obj.n_features_in_} features"
@@ -37,14 +60,22 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
 @click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / wav / flac files or a telemetry table.")
 @click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
+@click.option("--chunk-rows", default=DEFAULT_CHUNK_ROWS, show_default=True, type=click.IntRange(min=0),
+              help="Table inputs are scored this many rows at a time with bounded memory and the output written as it "
+                   "goes (telemetry scores equal one-piece scoring); 0 reads the whole table into memory.")
 @user_errors
-def score_cmd(model_path, input_path, output_path, id_column) -> None:
+def score_cmd(model_path, input_path, output_path, id_column, chunk_rows) -> None:
     """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
     import numpy as np
 
-    pipe, bare = load_as_pipeline(model_path, input_path, id_column)
     if not input_path.exists():
         raise UserError(f"input not found: {input_path}")
+    from anomalib_ae.streaming.readers import table_kind
+
+    head = 1000 if chunk_rows > 0 and input_path.is_file() and table_kind(input_path) else None
+    pipe, bare = load_as_pipeline(model_path, input_path, id_column, head_rows=head)
+    if streams(pipe, input_path, chunk_rows):
+        return _score_streaming(pipe, bare, input_path, output_path, id_column, chunk_rows)
     data = input_path
     if bare:
         from anomalib_ae.data.tabular import read_table
@@ -60,7 +91,21 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
             table["row_id"] = data[id_column].to_numpy()
     write_scores(table, output_path)
     n, n_err = len(table), int(table["error"].notna().sum())
-    flagged = int(np.nansum(res.scores > pipe.threshold_))
+    _summary(pipe, bare, n, n_err, int(np.nansum(res.scores > pipe.threshold_)), output_path)
+
+
+def _summary(pipe, bare: bool, n: int, n_err: int, flagged: int, output_path) -> None:
     summary = (f"scored {n - n_err} of {n} rows ({flagged} flagged); {n_err} row(s) with errors" if bare else
                f"scored {n - n_err} of {n} {ITEM_WORDS[pipe.kind]}(s) ({flagged} flagged); {n_err} with errors")
     click.echo(summary + (f"; wrote {output_path}" if output_path else ""), err=output_path is None)
+
+
+def _score_streaming(pipe, bare, input_path, output_path, id_column, chunk_rows) -> None:
+    """Chunk by chunk, the output written as it goes (atomically renamed at the end)."""
+    from anomalib_ae.streaming import ChunkWriter, score_stream
+
+    if output_path is not None and output_path.exists() and output_path.resolve() == input_path.resolve():
+        raise UserError(f"output {output_path} is the input: refusing to overwrite the data being scored")
+    with ChunkWriter(output_path) as out:
+        s = score_stream(pipe, input_path, out.write, chunk_rows=chunk_rows, bare=bare, id_column=id_column)
+    _summary(pipe, bare, s.n_rows, s.n_errors, s.n_flagged, output_path)

@@ -102,17 +102,21 @@ def score_stream(pipeline, path, write_chunk: Callable[[pd.DataFrame], None], ch
         from anomalib_ae.streaming.telemetry import TelemetryStream
 
         stream = TelemetryStream(pipeline)
+    table = None
+    written = False
     for chunk in iter_chunks(path, chunk_rows):
         summary.n_chunks += 1
         table = stream.feed(chunk) if stream is not None else _tabular_chunk(pipeline, chunk, bare, id_column)
-        if len(table) or summary.n_chunks == 1:
+        if len(table):
             write_chunk(table)
+            written = True
         summary.add(table, threshold)
     if stream is not None:
         table = stream.close()
-        if len(table) or summary.n_chunks == 0:
-            write_chunk(table)
         summary.add(table, threshold)
-    elif summary.n_chunks == 0:
-        write_chunk(_tabular_chunk(pipeline, Chunk(pd.DataFrame(), np.zeros(0, np.int64), 0, 0), bare, id_column))
+        if len(table) or not written:  # an empty input still gets its header
+            write_chunk(table)
+    elif not written:
+        write_chunk(table if table is not None else
+                    _tabular_chunk(pipeline, Chunk(pd.DataFrame(), np.zeros(0, np.int64), 0, 0), bare, id_column))
     return summary
