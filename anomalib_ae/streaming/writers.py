@@ -71,12 +71,12 @@ class ChunkWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        tbl = pa.Table.from_pandas(table, preserve_index=False)
         if self._parquet is None:
+            tbl = pa.Table.from_pandas(table, preserve_index=False)
             self._schema = tbl.schema
             self._parquet = pq.ParquetWriter(self._file, self._schema)
-        elif not tbl.schema.equals(self._schema):
-            tbl = tbl.cast(self._schema)
+        else:  # the first chunk's column types (a later chunk may hold only missing values in a column)
+            tbl = pa.Table.from_pandas(table, schema=self._schema, preserve_index=False)
         self._parquet.write_table(tbl)
 
     def commit(self) -> Path | None:
