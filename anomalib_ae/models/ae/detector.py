@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.autoencoder import SCORE_TYPES, build_autoencoder
+from anomalib_ae.models.ae.network import SCORE_TYPES, build_autoencoder
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import StrOptions
 

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.vae import SCORE_TYPES, build_vae
+from anomalib_ae.models.vae.network import SCORE_TYPES, build_vae
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import Interval, StrOptions
 
@@ -20,7 +20,7 @@ class VariationalAutoEncoder(BaseDeepDetector):
 
     Dense networks for vectors ``(n, d)`` and windows ``(n, T, d)``, convolutional ones for
     images; the decoder is a unit-variance Gaussian on the standardised input (see
-    :mod:`anomalib_ae.nn.vae`).
+    :mod:`anomalib_ae.models.vae.network`).
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.base import AnomalyModule
-from anomalib_ae.nn.cvad import build_cvad, build_cvad_discriminator
+from anomalib_ae.models.cvad.network import build_cvad, build_cvad_discriminator
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
 from anomalib_ae.validation import Interval
@@ -44,7 +44,7 @@ class _DiscriminatorStage(AnomalyModule):
 class CVAD(BaseDeepDetector):
     """Cascade VAE anomaly detector after Guo et al., "CVAD" (2021, arXiv:2110.15811).
 
-    Training has two stages: (1) the two-level cascade VAE of :mod:`anomalib_ae.nn.cvad` on
+    Training has two stages: (1) the two-level cascade VAE of :mod:`anomalib_ae.models.cvad.network` on
     normal data; (2) with the VAE frozen, a discriminator that tells real normal inputs
     (label 0) from their reconstructions (label 1).
 

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.svdd import ARCHS, build_deep_svdd, build_svdd_autoencoder
+from anomalib_ae.models.deepsvdd.network import ARCHS, build_deep_svdd
+from anomalib_ae.models.deepsvdd.pretrain import build_svdd_autoencoder
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
 from anomalib_ae.validation import Interval, StrOptions
@@ -133,7 +134,7 @@ class DeepSVDD(_SVDDDetector):
     __doc__ = (
         """Deep SVDD (Ruff et al., ICML 2018): map normal data close to a fixed centre ``c``.
 
-    Bias-free networks with non-affine BatchNorm (:mod:`anomalib_ae.nn.svdd`); ``c`` is the
+    Bias-free networks with non-affine BatchNorm (:mod:`anomalib_ae.models.deepsvdd.network`); ``c`` is the
     mean output of a first forward pass over the training data, with the eps rule. Score:
     squared distance ``||phi(x) - c||^2`` ("one-class"), or that minus ``R^2``
     ("soft-boundary"). Labels passed to ``fit`` are ignored (see ``deepsad`` to use them).

@@ -23,7 +23,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.sage import SageNet, knn_distance
+from anomalib_ae.models.sage.network import SAGENet, knn_distance
 from anomalib_ae.registry import register_detector
 from anomalib_ae.scoring.calibration import surprise
 from anomalib_ae.validation import Interval
@@ -102,7 +102,7 @@ class SAGE(BaseDeepDetector):
         self.threshold = threshold
 
     def _build_module(self):
-        return SageNet(
+        return SAGENet(
             self.model_shape_,
             self.input_kind_,
             self._hidden_dims(),
