@@ -177,12 +177,11 @@ class Pipeline:
             paths = self._image_paths(data, list_image_files)
             if fitting:
                 a.fit(paths)
-            batch = a.transform_paths(paths)
-            err = {e.path: e.message for e in batch.errors}
-            items = pd.DataFrame({"path": paths})
-            valid = np.array([p not in err for p in paths], dtype=bool)
-            return {"X": batch.X, "items": items, "valid": valid, "errors": [err.get(p) for p in paths],
-                    "paths": paths}
+            batch = a.transform_paths(paths)  # a file may expand to several items (DICOM frames, NIfTI slices)
+            errs = batch.item_errors()
+            items = pd.DataFrame({"path": batch.items})
+            valid = np.array([e is None for e in errs], dtype=bool)
+            return {"X": batch.X, "items": items, "valid": valid, "errors": errs, "paths": batch.items}
         if self.kind == "audio":
             from anomalib_ae.data.audio import _expand
 
@@ -240,7 +239,7 @@ class Pipeline:
             if p.is_dir():
                 files = [str(f) for f in list_image_files(p)]
                 if not files:
-                    raise ValueError(f"no image file (png, jpg, jpeg, bmp, tif, tiff) found in {str(p)!r}")
+                    raise ValueError(f"no image file (png, jpg, jpeg, bmp, tif, tiff, dcm, nii, nii.gz) found in {str(p)!r}")
                 return files
             if not p.exists():
                 raise FileNotFoundError(f"input not found: {str(p)!r}")
