@@ -187,13 +187,12 @@ class Pipeline:
 
             paths = _expand(data)
             if not paths:
-                raise ValueError(f"no .wav or .flac file found in {data!r}")
-            batch = a.transform_files(paths)
-            err = {e.path: e.message for e in batch.errors}
-            items = pd.DataFrame({"path": paths})
-            valid = np.array([p not in err for p in paths], dtype=bool)
-            return {"X": batch.frames, "items": items, "valid": valid, "errors": [err.get(p) for p in paths],
-                    "clip_index": batch.clip_index, "n_clips": batch.n_clips, "paths": paths}
+                raise ValueError(f"no audio file (wav, flac, ogg, aiff, mp3) found in {str(data)!r}")
+            batch = a.transform_files(paths)  # with clip_seconds, one item per segment (start_s / end_s)
+            errs = batch.item_errors()
+            valid = np.array([e is None for e in errs], dtype=bool)
+            return {"X": batch.frames, "items": batch.item_table(), "valid": valid, "errors": errs,
+                    "clip_index": batch.clip_index, "n_clips": batch.n_clips, "paths": batch.items}
         if self.kind == "telemetry":
             df = self._tabular_frame(data)
             if fitting:
