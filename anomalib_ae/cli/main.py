@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_options
+
 
 class _UserError(click.ClickException):
     def __init__(self, message: str) -> None:
@@ -78,18 +80,22 @@ def list_cmd(include: str | None) -> None:
 @click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="YAML config (configs/*.yaml): adapter, detector, threshold, scoring. Flags below override it.")
 @click.option("--kind", type=click.Choice(["tabular", "image", "audio", "telemetry"]), default=None, help="Adapter kind (overrides the config's adapter.kind).")
 @click.option("--detector", "-d", default=None, help="Registered detector name (see `anomalib-ae list`).")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Normal training data: a table (CSV, TSV, Parquet, JSONL), an image folder or a wav/flac folder.")
+@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Normal training data: a table (CSV, TSV, Parquet, JSONL), an image / DICOM / NIfTI folder, an audio folder, or prometheus://HOST:PORT.")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Where to write the model file.")
 @click.option("--param", "-p", "params", multiple=True, help="Detector parameter key=value (repeatable), e.g. -p epochs=20.")
 @click.option("--adapter-param", "-a", "adapter_params", multiple=True, help="Adapter parameter key=value (repeatable), e.g. -a window=64.")
 @click.option("--contamination", type=float, default=None, help="Share of training items above the threshold.")
 @click.option("--exclude", "-x", multiple=True, help="Column not to use as a feature (repeatable), e.g. an id or label.")
 @click.option("--drop-invalid", is_flag=True, help="Skip rows with missing/non-numeric values (reported) instead of failing.")
+@source_options
 @_user_errors
-def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude, drop_invalid) -> None:
+def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude, drop_invalid,
+            queries, start, end, step, entity_label) -> None:
     """Fit a detector (or an adapter + detector pipeline) on normal data and save it."""
-    if config_path is not None or kind is not None or adapter_params:
-        _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude)
+    source = (queries, start, end, step, entity_label)
+    if config_path is not None or kind is not None or adapter_params or isinstance(input_path, str):
+        _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,
+                      source)
         return
     import anomalib_ae
     from anomalib_ae.data.tabular import extract_features, numeric_columns, read_table
@@ -139,20 +145,22 @@ def _read_config(path: Path) -> dict:
     return cfg or {}
 
 
-def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude) -> None:
+def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,
+                  source=((), None, None, None, None)) -> None:
     from anomalib_ae.pipeline import pipeline_from_config
 
     cfg = _read_config(config_path) if config_path is not None else {}
-    a_over = _parse_params(adapter_params)
+    data, a_over = resolve_cli_input(input_path, cfg, *source)  # a prometheus:// input is read into a table here
+    if a_over and kind is None and not cfg:
+        kind = "telemetry"
+    a_over.update(_parse_params(adapter_params))
     if exclude:
         a_over["exclude"] = list(exclude)
     pipe = pipeline_from_config(cfg, detector=detector, detector_params=_parse_params(params), adapter_params=a_over,
                                 kind=kind, contamination=contamination)
-    if not input_path.exists():
-        raise _UserError(f"input not found: {input_path}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        pipe.fit(input_path)
+        pipe.fit(data)
     for w in caught:
         if "pytorch_lightning" not in str(w.filename) and "lightning" not in str(w.message).lower():
             click.echo(f"warning: {w.message}", err=True)
@@ -166,11 +174,14 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
 
 @cli.command("score")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Model file written by `fit`.")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / wav / flac files or a telemetry table.")
+@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / DICOM / NIfTI / audio files, a telemetry table or prometheus://HOST:PORT.")
 @click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
+@click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="Config whose data: section (Prometheus source, queries, range) a prometheus:// input uses.")
+@source_options
 @_user_errors
-def score_cmd(model_path, input_path, output_path, id_column) -> None:
+def score_cmd(model_path, input_path, output_path, id_column, config_path, queries, start, end, step,
+              entity_label) -> None:
     """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
     import numpy as np
     import pandas as pd
@@ -180,10 +191,12 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
     from anomalib_ae.pipeline import Pipeline
 
     det = anomalib_ae.load(model_path)
+    if isinstance(input_path, str) and not (isinstance(det, Pipeline) and det.kind == "telemetry"):
+        raise _UserError(f"{input_path} gives telemetry; {model_path} is not a telemetry model")
     if isinstance(det, Pipeline):
-        if not input_path.exists():
-            raise _UserError(f"input not found: {input_path}")
-        res = det.score_items(input_path)
+        cfg = _read_config(config_path) if config_path is not None else {}
+        data, _ = resolve_cli_input(input_path, cfg, queries, start, end, step, entity_label, model=det)
+        res = det.score_items(data)
         _write_scores(res.table, output_path)
         n_err = int(res.table["error"].notna().sum())
         what = {"image": "image", "audio": "clip", "telemetry": "timestamp", "tabular": "row"}[det.kind]
@@ -365,6 +378,11 @@ def demo_cmd(output_dir, detector, seed) -> None:
     click.echo(f"scores written to {res['scores_path']}")
     click.echo(f"score histogram written to {res['plot_path']}")
     click.echo(f"model written to {res['model_path']}")
+
+
+from anomalib_ae.cli.pull import pull_cmd  # noqa: E402
+
+cli.add_command(pull_cmd)
 
 
 def main() -> None:
