@@ -240,7 +240,9 @@ class Pipeline:
                 if not files:
                     raise ValueError(f"no image file (png, jpg, jpeg, bmp, tif, tiff, dcm, nii, nii.gz) found in {str(p)!r}")
                 return files
-            if not p.exists():
+            from anomalib_ae.data.items import parse_item_id
+
+            if not Path(parse_item_id(str(p))[0]).exists():  # a file, or an item id such as scan.dcm#frame=3
                 raise FileNotFoundError(f"input not found: {str(p)!r}")
             return [str(p)]
         return [str(x) for x in data]

@@ -63,7 +63,9 @@ def resolve_cli_input(value, config: dict | None, queries=(), start=None, end=No
         if queries or start or end or step or entity_label:
             raise click.ClickException("--query / --start / --end / --step / --entity-label apply to a prometheus:// "
                                        "input only")
-        if not Path(value).exists():
+        from anomalib_ae.data.items import parse_item_id
+
+        if not Path(parse_item_id(str(value))[0]).exists():  # an item id (scan.dcm#frame=3) names an existing file
             raise click.ClickException(f"input not found: {value}")
         return value, {}
     adapter = getattr(model, "adapter_", None)
