@@ -232,8 +232,6 @@ class AudioFeaturizer:
         if self.clip_seconds is None:
             return [(None, y)]
         clip = float(self.clip_seconds)
-        if not clip > 0:
-            raise ValueError(f"clip_seconds must be > 0, got {self.clip_seconds!r}")
         hop = float(self.hop_seconds) if self.hop_seconds is not None else clip / 2.0
         if "#t=" in p:  # already one segment
             a, b = (float(v) for v in p.rsplit("#t=", 1)[1].split("-", 1))
@@ -256,6 +254,12 @@ class AudioFeaturizer:
             Corrupt, zero-length, truncated or too-short files are in ``errors``; the rest
             are in ``frames`` / ``paths``.  With ``clip_seconds``, one item per segment.
         """
+        if self.clip_seconds is not None and not float(self.clip_seconds) > 0:
+            raise ValueError(f"clip_seconds must be > 0, got {self.clip_seconds!r}")
+        if self.clip_seconds is None and self.hop_seconds is not None:
+            raise ValueError("hop_seconds needs clip_seconds (the length of the clips a recording is cut into)")
+        if self.hop_seconds is not None and not float(self.hop_seconds) > 0:
+            raise ValueError(f"hop_seconds must be > 0, got {self.hop_seconds!r}")
         rows: list[np.ndarray] = []
         idx: list[np.ndarray] = []
         ok: list[str] = []

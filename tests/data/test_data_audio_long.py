@@ -113,3 +113,11 @@ def test_pipeline_scores_a_timeline(tmp_path, clips):
 
     t2 = anomalib_ae.load(p).score_items(rec).table
     pd.testing.assert_frame_equal(t, t2)
+
+
+def test_bad_segment_parameters_are_refused(tmp_path, clips):
+    normal, _ = clips
+    for kw, msg in (({"hop_seconds": 1.0}, "needs clip_seconds"), ({"clip_seconds": 0}, "clip_seconds must be"),
+                    ({"clip_seconds": 2.0, "hop_seconds": -1}, "hop_seconds must be")):
+        with pytest.raises(ValueError, match=msg):
+            AudioFeaturizer(**kw).transform_files(normal[:1])
