@@ -28,7 +28,8 @@ __all__ = ["pull_cmd"]
 def pull_cmd(config_path, model_path, source, queries, step, lookback, every, port, host, iterations) -> None:
     """Pull mode: Prometheus -> detector -> /metrics (scrape it back into Prometheus for Grafana)."""
     import anomalib_ae
-    from anomalib_ae.cli.main import _read_config, _UserError
+    from anomalib_ae.cli.common import UserError as _UserError
+    from anomalib_ae.cli.common import read_config as _read_config
     from anomalib_ae.io import ModelFileError
     from anomalib_ae.sources import source_from_config
     from anomalib_ae.sources.pull import PullScorer

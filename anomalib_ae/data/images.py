@@ -266,12 +266,3 @@ class ImagePreprocessor:
                 img = resize(img, size, Image.BILINEAR)
             out.append(img)
         return stack_images(out, mode, size)
-
-
-def __getattr__(name: str):
-    """``load_image_folder`` moved to :mod:`anomalib_ae.data.image_folder`; still importable from here."""
-    if name == "load_image_folder":
-        from anomalib_ae.data.image_folder import load_image_folder
-
-        return load_image_folder
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -62,7 +62,8 @@ class PullScorer:
 
         if getattr(pipeline, "kind", None) != "telemetry":
             raise ValueError(f"pull mode needs a telemetry model, got kind {getattr(pipeline, 'kind', None)!r}")
-        cols = list(pipeline.adapter_.metric_cols or [])
+        self._reader = getattr(pipeline.adapter_, "reader_", pipeline.adapter_)  # the fitted TelemetryWindower
+        cols = list(self._reader.metric_cols or [])
         missing = [c for c in cols if c not in source.queries]
         if missing:
             raise ValueError(f"the model was fitted on metric(s) {cols} but the queries give {list(source.queries)}; "
@@ -70,7 +71,7 @@ class PullScorer:
         self.pipeline = pipeline
         self.source = source
         step = parse_duration(source.step)
-        win = int(pipeline.adapter_.window)
+        win = int(self._reader.window)
         self.lookback = parse_duration(lookback) if lookback is not None else max(2 * win, win + 10) * step
         self._seen: dict[str, float] = {}
         self.registry = r = CollectorRegistry(auto_describe=True)
@@ -109,7 +110,7 @@ class PullScorer:
             self.errors.inc()
             raise
         t = res.table
-        a = self.pipeline.adapter_
+        a = self._reader
         ent_col = a.entity_col
         times = t[a.timestamp_col].to_numpy(dtype="datetime64[ms]").astype(np.int64) / 1000.0
         ents = t[ent_col].astype(str).to_numpy() if ent_col else np.full(len(t), "_all")
