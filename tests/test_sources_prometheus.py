@@ -192,3 +192,39 @@ def test_pull_bad_source_fails_at_start(tmp_path, prom):
     cfg = config(tmp_path, f"prometheus://127.0.0.1:{free_port()}")
     res = CliRunner().invoke(cli, ["pull", "-c", str(cfg), "-m", str(tmp_path / "missing.pt")])
     assert res.exit_code != 0 and res.output.startswith("Error:")
+
+
+def test_pull_scorer_counts_each_timestamp_once_and_counts_failures(prom, tmp_path):
+    import anomalib_ae
+    from anomalib_ae.sources.pull import PullScorer
+
+    s = prom["server"]
+    cfg = config(tmp_path, s.source)
+    model = tmp_path / "m.pt"
+    res = run("fit", "-c", cfg, "-i", s.source, "-m", model, "--start", prom["start"], "--end", prom["start"] + 3600,
+              *FAST)
+    assert res.exit_code == 0, res.output
+    pipe = anomalib_ae.load(model)
+    src = source_from_config(json.loads(cfg.read_text())["data"])
+    scorer = PullScorer(pipe, src, lookback="10m")
+    end = prom["end"]
+    first = scorer.pull(now=end)
+    assert first.n_new == 2 * 41 and set(first.latest) == {"a", "b"}
+    assert first.latest["a"][3] == end
+    again = scorer.pull(now=end + 14)  # the same grid: nothing new
+    assert again.n_new == 0
+    # Prometheus repeats a series' last sample for 5 minutes (staleness), so a minute later
+    # the grid has 4 more timestamps per node, each counted once
+    assert scorer.pull(now=end + 60).n_new == 2 * 4
+    later = scorer.pull(now=end - 3000 + 600)  # an earlier window only re-reads what was seen
+    assert later.n_new == 0
+    scorer.source = PrometheusSource(f"prometheus://127.0.0.1:{free_port()}", src.queries, entity_label="node")
+    with pytest.raises(PrometheusError, match="cannot reach"):
+        scorer.pull(now=end)
+    from prometheus_client import generate_latest
+
+    text = generate_latest(scorer.registry).decode()
+    assert "anomalib_ae_pull_errors_total 1.0" in text
+    assert "anomalib_ae_items_scored_total 90.0" in text
+    with pytest.raises(ValueError, match="missing"):
+        PullScorer(pipe, PrometheusSource(s.source, {"load": "demo_load"}, entity_label="node"))

@@ -2,7 +2,8 @@
 
 Prometheus -> detector -> ``/metrics`` -> Prometheus -> Grafana.  Each :meth:`PullScorer.pull`
 reads the last ``lookback`` of every query (default: enough steps for two windows of the
-model), scores it like ``anomalib-ae score`` would, and updates gauges with each entity's
+model) on a grid of multiples of ``step`` (so successive pulls see the same timestamps), scores
+it like ``anomalib-ae score`` would, and updates gauges with each entity's
 latest scored timestamp.  Counters count each timestamp once, however many pulls see it.
 
 Metric names follow the ``serve`` command's (docs/monitoring.md), in a registry of its own:
@@ -102,7 +103,9 @@ class PullScorer:
             (``pull_errors_total`` is incremented first).
         """
         now = time.time() if now is None else float(now)
-        src = replace(self.source, start=now - self.lookback, end=now)
+        step = parse_duration(self.source.step)
+        end = math.floor(now / step) * step  # a grid of multiples of step: the same timestamps on every pull
+        src = replace(self.source, start=end - math.ceil(self.lookback / step) * step, end=end)
         try:
             table = src.read()
             res = self.pipeline.score_items(table)
