@@ -11,17 +11,12 @@ safe model file as the detector, so a reloaded pipeline scores bit-identically.
 
 Item scores and thresholds
 --------------------------
-* ``image`` / ``tabular``: one detector sample per item; the calibration scores are the
-  detector's (held-out normal samples for the deep detectors, else training scores) and
-  ``threshold_`` is their ``1 - contamination`` quantile (the detector's own ``threshold_``
-  uses training scores, which sit too low when a network fits its training images closely).
-* ``audio``: the detector scores frame vectors; a clip's score aggregates its frame scores
-  (``clip_aggregate``: ``"mean"`` default as in DCASE, ``"max"`` or ``"quantile:q"``).
-* ``telemetry``: the detector scores windows; a timestamp's score combines the windows that
-  cover it (``timestamp_how``: ``"mean"`` or ``"max"``).
-For audio and telemetry, ``threshold_`` is the ``1 - contamination`` quantile of the
-training items' aggregated scores, and probabilities are conformal against those same
-training item scores (optimistic: they were seen in training).
+* ``image`` / ``tabular``: one detector sample per item; ``threshold_`` is the ``1 - contamination``
+  quantile of the detector's calibration scores (held-out normal samples for the deep detectors).
+* ``audio`` / ``telemetry``: the detector scores frame vectors / windows; a clip's score aggregates
+  its frames (``clip_aggregate``), a timestamp's the windows covering it (``timestamp_how``);
+  ``threshold_`` and the conformal probabilities use the training items' aggregated scores
+  (optimistic: they were seen in training).
 """
 
 from __future__ import annotations

@@ -69,10 +69,8 @@ def score_cmd(model_path, input_path, output_path, id_column, config_path, queri
         if id_column is not None:
             table["row_id"] = data[id_column].to_numpy()
     write_scores(table, output_path)
-    n_err = int(table["error"].notna().sum())
-    click.echo(
-        f"scored {len(table) - n_err} of {len(table)} {ITEM_WORDS[pipe.kind]}(s) "
-        f"({int(np.nansum(res.scores > pipe.threshold_))} flagged); {n_err} with errors"
-        + (f"; wrote {output_path}" if output_path else ""),
-        err=output_path is None,
-    )
+    n, n_err = len(table), int(table["error"].notna().sum())
+    flagged = int(np.nansum(res.scores > pipe.threshold_))
+    summary = (f"scored {n - n_err} of {n} rows ({flagged} flagged); {n_err} row(s) with errors" if bare else
+               f"scored {n - n_err} of {n} {ITEM_WORDS[pipe.kind]}(s) ({flagged} flagged); {n_err} with errors")
+    click.echo(summary + (f"; wrote {output_path}" if output_path else ""), err=output_path is None)
