@@ -37,7 +37,7 @@ def test_image_folder_fit_score_explain(tmp_path, image_dirs):
     res = run("fit", "--config", CONFIGS / "industrial.yaml", "--input", train, "--model", model,
               *FAST, "-a", "size=32")
     assert res.exit_code == 0, res.output
-    assert anomalib_ae.load(model).adapter_.size_ == (32, 32)  # -a overrides the config's 64
+    assert anomalib_ae.load(model).adapter_.reader_.size_ == (32, 32)  # -a overrides the config's 64
     out = tmp_path / "s.csv"
     res = run("score", "--model", model, "--input", new, "--output", out)
     assert res.exit_code == 0, res.output
