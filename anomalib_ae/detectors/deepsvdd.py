@@ -183,6 +183,9 @@ class DeepSVDD(_SVDDDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -204,6 +207,9 @@ class DeepSVDD(_SVDDDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold
@@ -269,6 +275,9 @@ class DeepSAD(_SVDDDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -289,6 +298,9 @@ class DeepSAD(_SVDDDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

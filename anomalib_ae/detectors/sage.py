@@ -80,6 +80,9 @@ class SAGE(BaseDeepDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -97,6 +100,9 @@ class SAGE(BaseDeepDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

@@ -59,29 +59,27 @@ class TensorBatches:
 
     @property
     def n_batches(self) -> int:
-        total = -(-self.n // self.batch_size)
-        if not self.shard:
-            return total
-        _, world = self._rank_world()
-        return max(1, total // world)
+        return -(-self.n // self.batch_size)
 
     def __len__(self) -> int:
         return -(-self.n_batches // self.group)
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        # Every rank draws the same seeded order; with ``shard`` rank r takes mini-batches
-        # r, r + world, ... and every rank the same number of them (DDP needs equal steps).
-        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else None
-        starts = list(range(0, self.n, self.batch_size))
-        if self.shard:
-            rank, world = self._rank_world()
-            starts = starts[rank::world][: self.n_batches]
-        for start in starts:
-            if order is None:
+        # Every rank draws the same seeded order. With ``shard`` each mini-batch is split
+        # across the ranks (rank r takes rows r, r + world, ...), so DDP's averaged gradient
+        # is the gradient of the whole mini-batch: the same steps as one process.
+        rank, world = self._rank_world() if self.shard else (0, 1)
+        if not self.shuffle and world == 1:
+            for start in range(0, self.n, self.batch_size):
                 yield tuple(t[start : start + self.batch_size] for t in self.tensors)
-            else:
-                idx = order[start : start + self.batch_size]
-                yield tuple(t[idx] for t in self.tensors)
+            return
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+        for start in range(0, self.n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            if world > 1:
+                mine = idx[rank::world]
+                idx = mine if len(mine) else idx[rank % len(idx) :][:1]
+            yield tuple(t[idx] for t in self.tensors)
 
     def __iter__(self) -> Iterator[list[tuple[torch.Tensor, ...]]]:
         group: list[tuple[torch.Tensor, ...]] = []
@@ -239,8 +237,9 @@ def fit_module(
     ``strategy``, ``devices``, ``num_nodes`` and ``precision`` go to the Trainer as they are
     (``strategy="ddp_spawn", devices=2`` trains in two processes on one machine, ``"ddp"``
     under ``torchrun`` / SLURM on several). With more than one process each rank trains on
-    its own share of the seeded mini-batches (one mini-batch per step, so DDP averages the
-    gradients of every optimizer step) and every rank validates on the whole held-out split.
+    its share of every seeded mini-batch (one mini-batch per step), so DDP's averaged gradient
+    is that of the whole mini-batch and the optimizer takes the same steps as in one
+    process; every rank validates on the whole held-out split.
     """
     distributed = strategy not in ("auto", None, "single_device") or (devices not in (1, "1") or num_nodes != 1)
     show = resolve_verbose(verbose)
