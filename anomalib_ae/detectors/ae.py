@@ -57,6 +57,7 @@ class AutoEncoder(BaseDeepDetector):
         accelerator="auto",
         strategy="auto",
         devices=1,
+        num_nodes=1,
         precision=None,
         verbose="auto",
         contamination=0.1,
@@ -76,6 +77,7 @@ class AutoEncoder(BaseDeepDetector):
         self.accelerator = accelerator
         self.strategy = strategy
         self.devices = devices
+        self.num_nodes = num_nodes
         self.precision = precision
         self.verbose = verbose
         self.contamination = contamination

@@ -109,6 +109,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         accelerator="auto",
         strategy="auto",
         devices=1,
+        num_nodes=1,
         precision=None,
         verbose="auto",
         contamination=0.1,
@@ -131,6 +132,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.accelerator = accelerator
         self.strategy = strategy
         self.devices = devices
+        self.num_nodes = num_nodes
         self.precision = precision
         self.verbose = verbose
         self.contamination = contamination

@@ -185,6 +185,7 @@ class DeepSVDD(_SVDDDetector):
         accelerator="auto",
         strategy="auto",
         devices=1,
+        num_nodes=1,
         precision=None,
         verbose="auto",
         contamination=0.1,
@@ -209,6 +210,7 @@ class DeepSVDD(_SVDDDetector):
         self.accelerator = accelerator
         self.strategy = strategy
         self.devices = devices
+        self.num_nodes = num_nodes
         self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
@@ -277,6 +279,7 @@ class DeepSAD(_SVDDDetector):
         accelerator="auto",
         strategy="auto",
         devices=1,
+        num_nodes=1,
         precision=None,
         verbose="auto",
         contamination=0.1,
@@ -300,6 +303,7 @@ class DeepSAD(_SVDDDetector):
         self.accelerator = accelerator
         self.strategy = strategy
         self.devices = devices
+        self.num_nodes = num_nodes
         self.precision = precision
         self.verbose = verbose
         self.contamination = contamination

@@ -82,6 +82,7 @@ class SAGE(BaseDeepDetector):
         accelerator="auto",
         strategy="auto",
         devices=1,
+        num_nodes=1,
         precision=None,
         verbose="auto",
         contamination=0.1,
@@ -102,6 +103,7 @@ class SAGE(BaseDeepDetector):
         self.accelerator = accelerator
         self.strategy = strategy
         self.devices = devices
+        self.num_nodes = num_nodes
         self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
