@@ -184,6 +184,10 @@ class DeepSVDD(_SVDDDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -205,6 +209,10 @@ class DeepSVDD(_SVDDDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold
@@ -270,6 +278,10 @@ class DeepSAD(_SVDDDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -290,6 +302,10 @@ class DeepSAD(_SVDDDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

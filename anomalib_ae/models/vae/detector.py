@@ -70,6 +70,10 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -88,6 +92,10 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold
