@@ -367,6 +367,13 @@ def demo_cmd(output_dir, detector, seed) -> None:
     click.echo(f"model written to {res['model_path']}")
 
 
+from anomalib_ae.cli.serve import serve_cmd  # noqa: E402  (serve extra imported only when run)
+cli.add_command(serve_cmd)
+
+from anomalib_ae.cli.watch import watch_cmd  # noqa: E402
+cli.add_command(watch_cmd)
+
+
 def main() -> None:
     """Console-script entry point."""
     warnings.filterwarnings("ignore", category=UserWarning, module="pytorch_lightning")
