@@ -374,10 +374,6 @@ from anomalib_ae.cli.watch import watch_cmd  # noqa: E402
 cli.add_command(watch_cmd)
 
 
-from anomalib_ae.cli.watch import watch_cmd  # noqa: E402
-cli.add_command(watch_cmd)
-
-
 def main() -> None:
     """Console-script entry point."""
     warnings.filterwarnings("ignore", category=UserWarning, module="pytorch_lightning")
