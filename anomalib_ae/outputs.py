@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 __all__ = ["AtomicOutput", "FORMATS", "TEMP_PREFIX", "append_jsonl", "atomic_write", "check_not_input",
-           "fsync_dir", "records_frame", "write_records", "write_table_atomic"]
+           "fsync_dir", "records_frame", "write_records", "write_scores", "write_table_atomic"]
 
 #: Record formats of :func:`write_records`.
 FORMATS = ("csv", "jsonl")
@@ -242,3 +242,38 @@ def append_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
         os.fsync(f.fileno())
     if new:
         fsync_dir(path.parent)
+
+
+# --------------------------------------------------------------------------- `anomalib-ae score --output`
+def write_scores(result, output: str | os.PathLike | None, format: str | None = None, *, model=None,
+                 model_path: str | os.PathLike | None = None, source: str = "", inputs: tuple = ()) -> Path | None:
+    """What ``anomalib-ae score`` writes: the score table, or score records with ``format``.
+
+    Parameters
+    ----------
+    result : ScoreResult or DataFrame
+        The scores (a DataFrame is the score table itself).
+    output : path, ``"-"`` or None
+        None / ``"-"``: standard output. A path is written atomically and must not be one of ``inputs``.
+    format : {None, "csv", "jsonl"}
+        None: the score table in the format of ``output``'s suffix (.csv, .tsv, .parquet, .jsonl;
+        CSV on stdout). ``"csv"`` / ``"jsonl"``: one :class:`~anomalib_ae.records.ScoreRecord`
+        per item (needs ``model`` and ``model_path``).
+    """
+    to_stdout = output is None or str(output) == "-"
+    if not to_stdout:
+        check_not_input(output, *inputs)
+    table = getattr(result, "table", result)
+    if format is None:
+        if to_stdout:
+            sys.stdout.write(table.to_csv(index=False))
+            sys.stdout.flush()
+            return None
+        return write_table_atomic(table, output)
+    from types import SimpleNamespace
+
+    from anomalib_ae.records import model_info, records_from_result
+
+    res = result if hasattr(result, "table") else SimpleNamespace(table=table, details={})
+    records = records_from_result(res, model_info=model_info(model, model_path), source=str(source))
+    return write_records(records, None if to_stdout else output, format=format)

@@ -167,11 +167,13 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
 @cli.command("score")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Model file written by `fit`.")
 @click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / wav / flac files or a telemetry table.")
-@click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
+@click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl), written atomically; - or none: standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="Write score records (schemas/score_record.schema.json) as CSV or JSON lines instead of the score table; with --output - (or none) to stdout.")
 @_user_errors
-def score_cmd(model_path, input_path, output_path, id_column) -> None:
+def score_cmd(model_path, input_path, output_path, id_column, fmt) -> None:
     """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
+    output_path = None if str(output_path) == "-" else output_path  # "-" and no --output: stdout
     import numpy as np
     import pandas as pd
 
@@ -184,7 +186,7 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
         if not input_path.exists():
             raise _UserError(f"input not found: {input_path}")
         res = det.score_items(input_path)
-        _write_scores(res.table, output_path)
+        _write_scores(res, output_path, fmt, det, model_path, input_path)
         n_err = int(res.table["error"].notna().sum())
         what = {"image": "image", "audio": "clip", "telemetry": "timestamp", "tabular": "row"}[det.kind]
         click.echo(
@@ -228,7 +230,7 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
             "error": pd.array(rows.errors, dtype="string"),
         }
     )
-    _write_scores(out, output_path)
+    _write_scores(out, output_path, fmt, det, model_path, input_path)
     n_err = int((~rows.valid).sum())
     click.echo(
         f"scored {n - n_err} of {n} rows ({int(np.nansum(score > det.threshold_))} flagged); "
@@ -237,13 +239,11 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
     )
 
 
-def _write_scores(table, output_path) -> None:
-    from anomalib_ae.data.tabular import write_table
+def _write_scores(result, output_path, fmt, model, model_path, input_path) -> None:
+    from anomalib_ae.outputs import write_scores
 
-    if output_path is None:
-        click.echo(table.to_csv(index=False), nl=False)
-    else:
-        write_table(table, output_path)
+    write_scores(result, output_path, fmt, model=model, model_path=model_path, source=str(input_path),
+                 inputs=(input_path, model_path))
 
 
 @cli.command("explain")
