@@ -185,6 +185,8 @@ class ModelService:
                 flagged = np.flatnonzero(res.scores > self.threshold)
                 ex = self._explain(res, len(flagged))
             rt = res.table.iloc[n_ctx:]
+            table["timestamp"] = table["timestamp"].astype(object)
+            table.loc[orig, "timestamp"] = pd.Series(rt[ts].to_numpy(), dtype=object).to_numpy()  # parsed by the windower
             table.loc[orig, "score"] = rt["score"].to_numpy()
             table.loc[orig, "probability"] = rt["probability"].to_numpy()
             table.loc[orig, "is_anomaly"] = rt["is_anomaly"].to_numpy()
@@ -223,9 +225,9 @@ class ModelService:
                 raise BadInput(422, "bad_request", str(exc)) from None
             by_path = dict(zip(paths, (f.name for f in files)))
             res.table["path"] = [by_path.get(str(p), str(p)) for p in res.table["path"]]
-            err = res.table["error"].astype(object).to_numpy()
+            err = list(res.table["error"].astype(object))
             for i, e in enumerate(err):  # name the upload, not our temporary file
-                if isinstance(e, str):
+                if isinstance(e, str) and e:
                     for p, name in by_path.items():
                         e = e.replace(p, name)
                     err[i] = e.replace(tmp + os.sep, "").replace(tmp, "")
