@@ -43,9 +43,34 @@ def test_false_alarm_rate_near_alpha_and_power():
     assert hits >= 48
     # a few very high scores: KS barely moves, the low-p-value rate test catches them
     x = rng.normal(size=200)
-    x[:12] = 10.0
+    x[::17] = 10.0  # 12 scattered items
     st = DriftMonitor(ref, window=200).update(x)
     assert st.drifted and st.low_p_share > st.low_p_band and st.rate_p_value < st.ks_p_value
+
+
+def _ar1(rng, n, phi=0.95):
+    e = rng.normal(size=n) * np.sqrt(1 - phi**2)
+    x = np.empty(n)
+    x[0] = rng.normal()
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + e[i]
+    return x
+
+
+def test_autocorrelated_stream():
+    """Slowly wandering but unshifted scores: the AR(1) adjustment keeps false alarms rare; a shift is still seen."""
+    rng = np.random.default_rng(2)
+    ref = rng.normal(size=3000)
+    plain = adjusted = 0
+    for _ in range(100):
+        x = _ar1(rng, 200)
+        plain += DriftMonitor(ref, window=200, autocorrelation=False).update(x).drifted
+        st = DriftMonitor(ref, window=200).update(x)
+        adjusted += st.drifted
+        assert st.n_eff < 40
+    assert plain >= 30 and adjusted <= 8
+    shifted = sum(DriftMonitor(ref, window=200).update(_ar1(rng, 200) + 3.0).drifted for _ in range(20))
+    assert shifted >= 18
 
 
 def test_window_min_items_and_nan():
