@@ -54,3 +54,21 @@ def test_prometheus_scrapes_entity_scores_and_anomaly_counts(prom_and_service):
     info = prom.wait_for("anomalib_ae_model_info")[0]["metric"]
     assert info["name"] == "hosts" and info["detector"] == "ae" and len(info["digest"]) == 64
     prom.wait_for("histogram_quantile(0.5, sum by (le) (anomalib_ae_score_bucket))")
+
+
+def test_dashboard_and_alert_queries_are_valid_promql_with_data(prom_and_service):
+    """Every Grafana panel query and alert expression runs on the real Prometheus (status success)."""
+    from test_monitoring_configs import alert_exprs, dashboard_exprs
+
+    prom, srv = prom_and_service
+    httpx.post(srv.url + "/score", json={"rows": anomalous_rows(2).to_dict("records"), "entity": "n1"})
+    prom.wait_for("anomalib_ae_entity_score")
+    for expr in dashboard_exprs() + alert_exprs():
+        if expr.startswith("label_values("):
+            m = expr[len("label_values("):-1].split(",")
+            r = httpx.get(prom.url + f"/api/v1/label/{m[1].strip()}/values", params={"match[]": m[0].strip()})
+            assert r.json()["status"] == "success" and "n1" in r.json()["data"]
+            continue
+        q = expr.replace("$__rate_interval", "1m").replace("$entity", ".*")
+        r = httpx.get(prom.url + "/api/v1/query", params={"query": q})
+        assert r.status_code == 200 and r.json()["status"] == "success", (q, r.text)
