@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pandas as pd
 
-FAST = {"epochs": 3, "batch_size": 64, "random_state": 0, "verbose": False, "accelerator": "cpu"}
+FAST = {"epochs": 5, "batch_size": 64, "random_state": 0, "verbose": False, "accelerator": "cpu"}
 METRICS = ["cpu", "mem", "disk_io", "net_rx", "net_tx", "temp"]
 
 
@@ -44,7 +44,7 @@ def anomalous_rows(n: int, culprit: str = "temp", seed: int = 1) -> pd.DataFrame
 def tabular_model(path) -> str:
     from anomalib_ae.pipeline import Pipeline
 
-    Pipeline("ae", kind="tabular", detector_params=FAST, contamination=0.01).fit(normal_rows(600)).save(path)
+    Pipeline("ae", kind="tabular", detector_params=FAST, contamination=0.01).fit(normal_rows(2000)).save(path)
     return str(path)
 
 

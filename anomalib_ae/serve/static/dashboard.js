@@ -25,7 +25,7 @@
   // ------------------------------------------------------------------ chart
   function drawChart() {
     const cv = $("chart"), dpr = window.devicePixelRatio || 1;
-    const w = cv.clientWidth, h = cv.clientHeight || 280;
+    const w = cv.clientWidth, h = cv.clientHeight || 300;
     cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr);
     const g = cv.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -58,9 +58,9 @@
       g.fillText(fmt(useLog ? Math.pow(10, tv) : tv), pad.l - 6, y + 4);
     }
     // x labels: item timestamps
-    g.textAlign = "center";
     for (let i = 0; i <= 4; i++) {
       const p = pts[Math.min(pts.length - 1, Math.round(((pts.length - 1) * i) / 4))];
+      g.textAlign = i === 0 ? "left" : i === 4 ? "right" : "center";
       g.fillText(shortTime(p.timestamp), X(p.seq), h - 12);
     }
     g.save(); g.translate(14, pad.t + ph / 2); g.rotate(-Math.PI / 2); g.fillText("score", 0, 0); g.restore();
