@@ -30,9 +30,7 @@ the source of truth, so a missed event delays a file but never loses it.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -42,13 +40,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from anomalib_ae.ledger import LEDGER_NAME, Ledger, utc_now, read_ledger
+
 log = logging.getLogger("anomalib_ae.watch")
 
-__all__ = ["LEDGER_NAME", "Watcher", "WatchStats", "is_temporary_name", "read_ledger"]
+__all__ = ["LEDGER_NAME", "Watcher", "WatchStats", "is_temporary_name", "read_ledger"]  # ledger names re-exported
 
-LEDGER_NAME = "ledger.jsonl"
 _TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", ".lock", "~")
-_DONE = {"scored", "error", "unsupported", "duplicate"}
 
 
 def is_temporary_name(name: str) -> bool:
@@ -67,31 +65,6 @@ def _suffixes(kind: str) -> set[str]:
     from anomalib_ae.data.tabular import TABLE_SUFFIXES
 
     return set(TABLE_SUFFIXES)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def read_ledger(path: str | os.PathLike, repair: bool = False) -> list[dict]:
-    """Entries of a ledger file; a last line torn by a crash is skipped (and cut off with ``repair``)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        log.warning("ledger %s: dropping a torn last line (%d bytes) left by an interrupted run", path, len(data) - end)
-        if repair:
-            os.truncate(path, end)
-    out = []
-    for i, line in enumerate(data[:end].decode("utf-8", errors="replace").splitlines(), start=1):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                log.warning("ledger %s line %d is not JSON; ignored", path, i)
-    return out
 
 
 @dataclass
@@ -168,11 +141,9 @@ class Watcher:
         for stale in self.output.glob(f"{TEMP_PREFIX}*"):  # outputs of a run killed mid-write
             stale.unlink(missing_ok=True)
             log.info("removed %s left by an interrupted run", stale.name)
-        entries = read_ledger(self.ledger_path, repair=True)
-        self._done_stat = {(e["path"], e.get("size"), e.get("mtime_ns")) for e in entries if e.get("status") in _DONE}
-        self._done_hash = {(e["path"], e.get("sha256")) for e in entries if e.get("status") in _DONE and e.get("sha256")}
+        self.ledger = Ledger(self.ledger_path)
         log.info("watching %s with %s (%s, %s); output %s; %d file(s) already in the ledger", self.folder,
-                 self.model_path, self.pipe.kind, self.info.detector, self.output, len(self._done_hash))
+                 self.model_path, self.pipe.kind, self.info.detector, self.output, len(self.ledger))
 
     def _start_observer(self) -> None:
         if not self.use_events or self._observer is not None or not self.folder.is_dir():
@@ -268,7 +239,7 @@ class Watcher:
             except FileNotFoundError:
                 continue
             key = (st.st_size, st.st_mtime_ns)
-            if (rel, *key) in self._done_stat:
+            if self.ledger.done_stat(rel, *key):
                 self._pending.pop(rel, None)
                 continue
             prev = self._pending.get(rel)
@@ -285,17 +256,6 @@ class Watcher:
         return bool(self._pending)
 
     # ------------------------------------------------------------------ one file
-    def _ledger(self, rel: str, key: tuple[int, int], status: str, sha: str | None = None, output: str | None = None,
-                **counts) -> None:
-        from anomalib_ae.outputs import append_jsonl
-
-        append_jsonl(self.ledger_path, [{"path": rel, "size": key[0], "mtime_ns": key[1], "sha256": sha,
-                                         "status": status, "output": output, **counts, "time": _now()}])
-        if status in _DONE:
-            self._done_stat.add((rel, *key))
-            if sha:
-                self._done_hash.add((rel, sha))
-
     def _handle(self, path: Path, rel: str, key: tuple[int, int]) -> None:
         work = Path(tempfile.mkdtemp(prefix=".work-", dir=self.output))
         try:
@@ -305,7 +265,7 @@ class Watcher:
             except FileNotFoundError:
                 log.warning("%s was deleted before it could be read; nothing to score", rel)
                 self.stats.vanished += 1
-                self._ledger(rel, key, "vanished")
+                self.ledger.append(rel, key, "vanished")
                 return
             except OSError as exc:
                 self._score_error(rel, key, None, f"cannot read the file: {exc}")
@@ -319,10 +279,10 @@ class Watcher:
             except FileNotFoundError:
                 log.warning("%s was deleted while it was read; scoring the complete copy taken before", rel)
             sha = _sha256(snap)
-            if (rel, sha) in self._done_hash:
+            if self.ledger.done_hash(rel, sha):
                 log.info("%s: same content as already scored (touched); not scored again", rel)
                 self.stats.skipped += 1
-                self._ledger(rel, key, "duplicate", sha, self._output_name(rel, sha))
+                self.ledger.append(rel, key, "duplicate", sha, self._output_name(rel, sha))
                 return
             if path.suffix.lower() not in self.suffixes:
                 self._score_error(rel, key, sha, f"unsupported file type {path.suffix or '(none)'!r} for a "
@@ -346,11 +306,11 @@ class Watcher:
     def _score_error(self, rel, key, sha, message: str, status: str = "error") -> None:
         from anomalib_ae.records import ScoreRecord
 
-        rec = ScoreRecord(timestamp=_now(), source=str(self.folder / rel), entity=None, row_id=None, item=rel,
+        rec = ScoreRecord(timestamp=utc_now(), source=str(self.folder / rel), entity=None, row_id=None, item=rel,
                           score=None, p_value=None, probability=None, is_anomaly=None, threshold=self.info.threshold,
                           model=self.info.name, model_digest=self.info.digest, top_features=[], error=message)
         name = self._write(rel, sha, [rec])
-        self._ledger(rel, key, status, sha, name, records=1, errors=1, anomalies=0)
+        self.ledger.append(rel, key, status, sha, name, records=1, errors=1, anomalies=0)
         self.stats.errors += 1
         self.stats.records += 1
         log.warning("%s: error record written to %s: %s", rel, name, message)
@@ -380,7 +340,7 @@ class Watcher:
                                    explanation=explanation)
         name = self._write(rel, sha, recs)
         n_err = sum(r.error is not None for r in recs)
-        self._ledger(rel, key, "scored", sha, name, records=len(recs), errors=n_err, anomalies=n_flag)
+        self.ledger.append(rel, key, "scored", sha, name, records=len(recs), errors=n_err, anomalies=n_flag)
         self.stats.scored += 1
         self.stats.records += len(recs)
         d = self.drift.update(res.scores)
