@@ -24,7 +24,8 @@ independent values, and the plain tests then alarm on almost every window of uns
 (measured in ``benchmarks/drift.py``, ``docs/drift.md``: 97 % on SMD). With
 ``autocorrelation=True`` (default) both tests use the effective sample size of an AR(1)
 process, ``n_eff = n (1 - r) / (1 + r)`` with ``r`` the lag-1 autocorrelation of the window
-in arrival order (clipped to [0, 0.98]); for independent items ``r`` is near 0 and nothing
+in arrival order (clipped to [0, 0.95], so a window of 200 counts as at least 5
+independent items); for independent items ``r`` is near 0 and nothing
 changes. The reference should be scores of held-out normal data: training scores sit too low
 for a model that fits its training data closely.
 """
@@ -218,12 +219,12 @@ class DriftMonitor:
 
 
 def _ar1_factor(x: np.ndarray) -> float:
-    """``(1 - r) / (1 + r)`` for the lag-1 autocorrelation ``r`` of ``x`` (clipped to [0, 0.98])."""
+    """``(1 - r) / (1 + r)`` for the lag-1 autocorrelation ``r`` of ``x`` (clipped to [0, 0.95])."""
     if len(x) < 3:
         return 1.0
     c = x - x.mean()
     den = float(c @ c)
     if den <= 0.0:
         return 1.0
-    r = min(max(float(c[:-1] @ c[1:]) / den, 0.0), 0.98)
+    r = min(max(float(c[:-1] @ c[1:]) / den, 0.0), 0.95)
     return (1.0 - r) / (1.0 + r)
