@@ -241,10 +241,11 @@ def records_from_result(result: Any, *, model_info: ModelInfo, source: str, top_
     n = len(table)
     cols = list(table.columns)
     extra = [c for c in cols if c not in _RESULT_COLUMNS and c not in _ID_COLUMNS]
-    details = getattr(result, "details", {}) or {}
-    if timestamp_col is None and "batch" in details and extra:
+    details = getattr(result, "details", None)
+    windows = details.get("batch") if isinstance(details, dict) else getattr(details, "windows", None)
+    if timestamp_col is None and windows is not None and extra:  # telemetry: row, timestamp[, entity]
         timestamp_col = extra[0]
-    if entity_col is None and "batch" in details and len(extra) > 1:
+    if entity_col is None and windows is not None and len(extra) > 1:
         entity_col = extra[1]
     if timestamp_col is None and "timestamp" in cols:
         timestamp_col = "timestamp"

@@ -2,6 +2,7 @@
 
 import json
 import math
+from types import SimpleNamespace
 
 import jsonschema
 import numpy as np
@@ -50,7 +51,7 @@ def test_telemetry_like_result_takes_timestamp_and_entity():
                           "host": ["n1", "n2"], "score": [0.1, np.nan], "probability": [0.2, np.nan],
                           "is_anomaly": pd.array([False, pd.NA], dtype="boolean"),
                           "error": pd.array([None, "no window"], dtype="string")})
-    res = ScoreResult(table=table, scores=table["score"].to_numpy(), details={"batch": object()})
+    res = ScoreResult(table=table, scores=table["score"].to_numpy(), details=SimpleNamespace(windows=object()))
     info = ModelInfo("m", "ae", "telemetry", 1, "0" * 64, 0.5)
     recs = records_from_result(res, model_info=info, source="t.csv")
     assert [r.entity for r in recs] == ["n1", "n2"]

@@ -366,3 +366,34 @@ def test_cli_serve_binds_loopback_and_answers(tab_path):
     bad = subprocess.run([sys.executable, "-m", "anomalib_ae.cli.main", "serve", "--model", "/nonexistent.pt"],
                          env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+# ---------------------------------------------------------------------------- bare detectors, entity slots
+def test_bare_detector_file_is_served_as_a_table_model(tmp_path):
+    import anomalib_ae
+
+    from serve_server import FAST
+
+    det = anomalib_ae.create("ae", contamination=0.01, **FAST).fit(normal_rows(1000))
+    det.save(tmp_path / "bare.pt")
+    with running(create_app(tmp_path / "bare.pt")) as srv:
+        rows = normal_rows(3).to_dict("records") + anomalous_rows(1, "cpu").to_dict("records")
+        r = httpx.post(srv.url + "/score", json={"rows": rows})
+        assert r.status_code == 200, r.text
+        recs = _valid(r.json()["records"])
+        assert [x["error"] for x in recs] == [None] * 4 and recs[3]["is_anomaly"] is True
+        assert recs[3]["score"] == pytest.approx(float(det.score(anomalous_rows(1, "cpu"))[0]), rel=1e-6)
+        assert recs[3]["top_features"][0]["name"] == "cpu" and recs[3]["threshold"] == det.threshold_
+        info = [dict(lab) for n, lab in metrics(srv.url) if n == "anomalib_ae_model_info"][0]
+        assert info["detector"] == "ae" and info["kind"] == "detector"
+
+
+def test_entity_slots_lru_with_idle_eviction_and_overflow():
+    from anomalib_ae.serve.metrics import OTHER, EntitySlots
+
+    slots = EntitySlots(max_entities=2, idle_s=60)
+    assert slots.label("a", 0) == ("a", None) and slots.label("b", 1) == ("b", None)
+    assert slots.label("c", 30) == (OTHER, None)      # full, nobody idle long enough
+    assert slots.label("a", 40) == ("a", None)        # a is now the most recent
+    assert slots.label("d", 100) == ("d", "b")        # b idle 99 s > 60 s: evicted
+    assert len(slots) == 2

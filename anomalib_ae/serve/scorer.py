@@ -73,18 +73,25 @@ class ModelService:
 
     # ------------------------------------------------------------------ columns
     @property
+    def windower(self):
+        """The fitted telemetry windower (the adapter itself, or the adapter's ``reader_``)."""
+        a = self.pipe.adapter_
+        return getattr(a, "reader_", a)
+
+    @property
     def feature_columns(self) -> list[str]:
         if self.kind == "tabular":
-            return list(self.pipe.adapter_["columns"])
+            a = self.pipe.adapter_
+            return list(a["columns"] if isinstance(a, dict) else a.columns_)
         if self.kind == "telemetry":
-            return list(self.pipe.adapter_.metric_cols_)
+            return list(self.windower.metric_cols_)
         return []
 
     def expected_columns(self) -> list[str]:
         cols = self.feature_columns
         if self.kind == "telemetry":
-            a = self.pipe.adapter_
-            cols = [a.timestamp_col] + ([a.entity_col] if a.entity_col else []) + cols
+            w = self.windower
+            cols = [w.timestamp_col] + ([w.entity_col] if w.entity_col else []) + cols
         return cols
 
     def _check_columns(self, df: pd.DataFrame) -> None:
@@ -152,7 +159,7 @@ class ModelService:
     def _score_telemetry(self, df, source, entity) -> list[ScoreRecord]:
         from anomalib_ae.pipeline import ScoreResult
 
-        a = self.pipe.adapter_
+        a = self.windower
         ts, ent_col, metrics = a.timestamp_col, a.entity_col, self.feature_columns
         df = df.reset_index(drop=True)
         vals = df[metrics].apply(pd.to_numeric, errors="coerce")
