@@ -68,3 +68,16 @@ def test_schema_rejects_wrong_records():
                 {**good, "model_digest": "xyz"}, {**good, "top_features": [{"name": "a"}]}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema())
+
+
+def test_image_explanations_name_the_hottest_pixels():
+    table = pd.DataFrame({"path": ["a.png", "b.png"], "score": [5.0, 0.1], "probability": [0.99, 0.2],
+                          "is_anomaly": [True, False], "error": [None, None]})
+    res = ScoreResult(table=table, scores=table["score"].to_numpy())
+    m = np.zeros((1, 4, 5))
+    m[0, 2, 3], m[0, 1, 0] = 3.0, 1.0
+    ex = {"top": [0], "feature_names": ["pixel"], "contributions": m.reshape(1, -1), "maps": m}
+    recs = records_from_result(res, model_info=ModelInfo("m", "ae", "image", 1, "0" * 64, 1.0), source="dir",
+                               explanation=ex, top_k=2)
+    assert recs[0].top_features == [{"name": "pixel[2,3]", "value": 0.75}, {"name": "pixel[1,0]", "value": 0.25}]
+    assert recs[0].item == "a.png" and recs[0].row_id is None and recs[1].top_features == []

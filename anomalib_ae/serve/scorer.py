@@ -12,9 +12,9 @@
   follow the windower's forward-fill policy.
 * **Images / audio**: uploaded files, one record each; an unreadable file gets an error record.
 
-Flagged table and telemetry items carry their top contributing features
-(``Pipeline.explain``: reconstruction error per feature, or squared z-scores for detectors
-without a reconstruction).
+Flagged items carry their top contributing features (``Pipeline.explain``: reconstruction
+error per feature, or squared z-scores for detectors without a reconstruction): table
+columns, telemetry metrics, mel bands for audio, the hottest ``pixel[row,col]`` for images.
 """
 
 from __future__ import annotations
@@ -230,6 +230,8 @@ class ModelService:
                 res = self.pipe.score_items(paths)
             except ValueError as exc:
                 raise BadInput(422, "bad_request", str(exc)) from None
+            # explained while the files exist (audio explanations re-read the clips)
+            ex = self._explain(res, int(np.nansum(res.scores > self.threshold)))
             by_path = dict(zip(paths, (f.name for f in files)))
             res.table["path"] = [by_path.get(str(p), str(p)) for p in res.table["path"]]
             err = list(res.table["error"].astype(object))
@@ -241,4 +243,4 @@ class ModelService:
             res.table["error"] = pd.array(err, dtype="string")
             if entity is not None:
                 res.table["entity"] = entity
-            return self._records(res, source, None, entity_col="entity" if entity is not None else None)
+            return self._records(res, source, ex, entity_col="entity" if entity is not None else None)
