@@ -69,15 +69,17 @@ def test_json_rows_one_record_per_row_with_errors_and_culprits(tab):
     rows = normal_rows(5).to_dict("records") + anomalous_rows(2, "disk_io").to_dict("records")
     rows.append({**rows[0], "cpu": None})          # NaN -> an error record, the rest is scored
     rows.append({**rows[1], "mem": "high"})        # a string in a numeric column
+    rows.append({**rows[1], "net_tx": [1, 2]})     # a list as a value
     r = httpx.post(tab.url + "/score", json={"rows": rows, "entity": "host-1"})
     assert r.status_code == 200, r.text
     body = r.json()
     recs = _valid(body["records"])
-    assert len(recs) == 9 and body["n_items"] == 9 and body["n_errors"] == 2
-    assert [x["row_id"] for x in recs] == list(range(9))
+    assert len(recs) == 10 and body["n_items"] == 10 and body["n_errors"] == 3
+    assert [x["row_id"] for x in recs] == list(range(10))
     assert all(x["entity"] == "host-1" and x["source"] == "http" for x in recs)
     assert recs[7]["error"] == "column 'cpu' is missing" and recs[7]["score"] is None
     assert "mem" in recs[8]["error"] and "'high'" in recs[8]["error"]
+    assert "net_tx" in recs[9]["error"] and "[1, 2]" in recs[9]["error"]
     assert [x["is_anomaly"] for x in recs[:7]] == [False] * 5 + [True] * 2
     for x in recs[5:7]:
         assert x["top_features"][0]["name"] == "disk_io" and x["probability"] > 0.9
@@ -136,6 +138,8 @@ def test_bad_requests_get_4xx_with_reason_and_service_keeps_serving(tab):
     before = metrics(tab.url)
     cases = [
         (dict(content=b'{"rows": [', headers={"content-type": "application/json"}), 400, "malformed JSON"),
+        (dict(content=b"[" * 100_000 + b"]" * 100_000, headers={"content-type": "application/json"}), 400,
+         "nested too deeply"),
         (dict(content=b"cpu,mem\n1,2", headers={"content-type": "text/plain"}), 415, "unsupported content type"),
         (dict(json={"rows": [{"x": 1, "y": 2}]}), 422, "missing column(s) ['cpu'"),
         (dict(json={"rows": []}), 422, "no rows"),
@@ -161,7 +165,7 @@ def test_bad_requests_get_4xx_with_reason_and_service_keeps_serving(tab):
     after = metrics(tab.url)
     grew = {k: value(after, "anomalib_ae_errors_total", kind=k) - value(before, "anomalib_ae_errors_total", kind=k)
             for k in ("malformed", "unsupported_media_type", "bad_columns", "bad_request", "too_large")}
-    assert grew == {"malformed": 2, "unsupported_media_type": 2, "bad_columns": 1, "bad_request": 5, "too_large": 2}
+    assert grew == {"malformed": 3, "unsupported_media_type": 2, "bad_columns": 1, "bad_request": 5, "too_large": 2}
 
 
 def test_streamed_1gb_body_is_cut_off_at_the_limit(tab):

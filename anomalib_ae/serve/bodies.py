@@ -80,6 +80,8 @@ def _rows_frame(rows) -> pd.DataFrame:
         bad = next(i for i, r in enumerate(rows) if not isinstance(r, dict))
         raise BadInput(422, "bad_request", f"row {bad} is a {type(rows[bad]).__name__}, not an object "
                                            "of column: value pairs")
+    # a list or object as a cell value is not a number: keep it as text, so that row gets an error record
+    rows = [{k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows]
     return pd.DataFrame.from_records(rows)
 
 
@@ -88,6 +90,8 @@ def parse_json(data: bytes) -> Body:
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(400, "malformed", f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput(400, "malformed", "malformed JSON: nested too deeply") from None
     if isinstance(doc, list):
         return Body(table=_rows_frame(doc))
     if isinstance(doc, dict) and "rows" in doc:
