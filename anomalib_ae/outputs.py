@@ -170,9 +170,8 @@ def write_table_atomic(df, path: str | os.PathLike) -> Path:
             df.to_parquet(f, index=False)
     elif kind == "jsonl":
         with AtomicOutput(path) as f:
-            df.to_json(f, orient="records", lines=True)
-            if len(df):
-                f.write("\n")
+            text = df.to_json(orient="records", lines=True)
+            f.write(text if not text or text.endswith("\n") else text + "\n")  # older pandas omit the last newline
     else:
         with AtomicOutput(path) as f:
             df.to_csv(f, sep="\t" if kind == "tsv" else ",", index=False)
