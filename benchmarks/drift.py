@@ -156,7 +156,9 @@ def run_mimii(data: Path, w: int, alpha: float, epochs: int, folds: int) -> list
         pipe.fit(fit)
 
         def frames(files):
-            return pipe.score_items(files).details["raw_scores"]
+            res = pipe.score_items(files)
+            raw = getattr(res, "raw_scores", None)  # typed ScoreResult; older ones kept it in details
+            return raw if raw is not None and len(raw) else res.details["raw_scores"]
 
         ref = frames(ref_files)
         refs.append(len(ref))
