@@ -224,6 +224,7 @@ def test_100_concurrent_clients(tab):
 
 # ---------------------------------------------------------------------------- metrics
 def test_metrics_parse_and_entity_labels_are_bounded(tab):
+    httpx.post(tab.url + "/score", json={"rows": normal_rows(60).to_dict("records")}).raise_for_status()  # drift window
     for k in range(6):  # max_entities=3: three get their own label, the rest go to _other
         httpx.post(tab.url + "/score", json={"rows": anomalous_rows(1, seed=k).to_dict("records"),
                                              "entity": f"burst-{k}"}).raise_for_status()
@@ -242,7 +243,7 @@ def test_metrics_parse_and_entity_labels_are_bounded(tab):
     assert info["format_version"] == "1" and info["kind"] == "tabular"
     assert value(m, "anomalib_ae_entity_is_anomaly", entity="_other") == 1.0
     assert value(m, "anomalib_ae_score_count") == value(m, "anomalib_ae_items_scored_total")
-    assert value(m, "anomalib_ae_request_duration_seconds_count", endpoint="/score") > 100
+    assert value(m, "anomalib_ae_request_duration_seconds_count", endpoint="/score") >= 6
     # the drift window has seen enough items for a verdict
     assert 0.0 <= value(m, "anomalib_ae_drift_p_value") <= 1.0
 

@@ -70,6 +70,7 @@ class ModelService:
             log.warning("drift monitoring off: %s", exc)
             self.drift = None
         self._drift_lock = threading.Lock()
+        self._drift_status = None
 
     # ------------------------------------------------------------------ columns
     @property
@@ -121,14 +122,17 @@ class ModelService:
             recs = self._score_files(body.files, source, entity)
         if self.drift is not None:
             with self._drift_lock:
-                self.drift.update([r.score for r in recs if r.score is not None])
+                self._drift_status = self.drift.update([r.score for r in recs if r.score is not None])
         return recs
 
     def drift_status(self):
+        """The drift test after the latest batch (None without a drift monitor)."""
         if self.drift is None:
             return None
         with self._drift_lock:
-            return self.drift.status()
+            if self._drift_status is None:
+                self._drift_status = self.drift.status()
+            return self._drift_status
 
     def _records(self, result, source, explanation, **cols) -> list[ScoreRecord]:
         return records_from_result(result, model_info=self.info, source=source, top_k=self.top_k,
