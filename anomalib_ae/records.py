@@ -83,8 +83,13 @@ def _format_version(path: Path) -> int:
 def model_info(model: Any, path: str | os.PathLike) -> ModelInfo:
     """:class:`ModelInfo` of a loaded detector or pipeline and the file it came from."""
     path = Path(path)
+    from anomalib_ae.detectors.state import registered_name
+
     det = getattr(model, "detector_", model)
-    detector = getattr(type(det), "_registered_name", None) or type(det).__name__
+    try:
+        detector = registered_name(det)
+    except TypeError:  # not a registered detector class
+        detector = type(det).__name__
     kind = getattr(model, "kind", None) if hasattr(model, "detector_") else None
     threshold = getattr(model, "threshold_", float("nan"))
     return ModelInfo(
