@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,16 @@ class ScoreRecord:
 
     def to_dict(self) -> dict:
         """A JSON-safe dict (NaN -> None) in the schema's field order."""
-        return _clean(asdict(self))
+        d = {f: getattr(self, f) for f in _FIELDS}
+        for k, v in d.items():
+            if v is None or type(v) in (str, bool, int):
+                continue
+            if type(v) is float:
+                if not math.isfinite(v):
+                    d[k] = None
+            else:  # numpy scalars, pandas NA, top_features: the general (slower) path
+                d[k] = _clean(v)
+        return d
 
     def to_json(self) -> str:
         """One line of JSON (for JSON lines output)."""
@@ -163,6 +172,9 @@ class ScoreRecord:
         if d.get("threshold") is None:
             d["threshold"] = float("nan")
         return cls(**d)
+
+
+_FIELDS = tuple(f.name for f in fields(ScoreRecord))
 
 
 def _now() -> str:
