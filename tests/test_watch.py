@@ -288,3 +288,24 @@ def test_cli(tmp_path, model, cardio):
     assert r.exit_code != 0 and "is the watched folder" in r.output
     r = CliRunner().invoke(cli, ["watch", str(inbox), "-m", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "o2"), "--once"])
     assert r.exit_code != 0 and "model file not found" in r.output
+
+
+def test_image_files(tmp_path):
+    """An image pipeline: PNGs dropped in, one corrupt; one record per image, the corrupt one an error record."""
+    from anomalib_ae import datasets
+    from anomalib_ae.pipeline import Pipeline
+
+    root = Path(datasets.pneumonia_png_dir())
+    good = sorted((root / "good").glob("*.png"))
+    Pipeline("ae", kind="image", adapter_params={"size": 16},
+             detector_params={"epochs": 2, "random_state": 0, "verbose": False}).fit([str(p) for p in good[:8]]).save(tmp_path / "img.pt")
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    for p in good[8:10] + sorted((root / "pneumonia").glob("*.png"))[:1]:
+        shutil.copy(p, inbox / p.name)
+    (inbox / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    stats = Watcher(inbox, tmp_path / "img.pt", out, settle=0.0).run(once=True)
+    recs = _records(out)
+    assert len(recs) == 4 and all(len(v) == 1 for v in recs.values())
+    assert recs["broken.png"][0]["error"] and recs["broken.png"][0]["score"] is None
+    assert sum(v[0]["score"] is not None for v in recs.values()) == 3 and stats.records == 4
