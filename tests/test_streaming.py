@@ -218,3 +218,26 @@ def test_cli_telemetry_streams(telemetry_pipes, tmp_path):
     assert outs[0].read_bytes() == outs[11].read_bytes()
     assert len(outs[11].read_text().splitlines()) == 247
     json.loads(outs[11].read_text().splitlines()[0])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_cli_streaming_score_records_equal_in_memory(bare, fmt):
+    outs = {}
+    for n in (0, 9):
+        outs[n] = bare / f"rec{n}.{fmt}"
+        res = run("score", "-m", bare / "m.pt", "-i", bare / "new.csv", "-o", outs[n], "--format", fmt,
+                  "--id-column", "host", "--chunk-rows", n)
+        assert res.exit_code == 0, res.output
+    if fmt == "jsonl":
+        a, b = (pd.DataFrame([json.loads(x) for x in outs[n].read_text().splitlines()]) for n in (0, 9))
+    else:
+        a, b = (pd.read_csv(outs[n]) for n in (0, 9))
+    assert len(a) == len(b) == 300
+    # the timestamp is the scoring time (the table has no timestamp column)
+    pd.testing.assert_frame_equal(a.drop(columns="timestamp"), b.drop(columns="timestamp"))
+
+
+def test_cli_streaming_refuses_to_overwrite_its_input(bare):
+    res = CliRunner().invoke(cli, ["score", "-m", str(bare / "m.pt"), "-i", str(bare / "new.csv"),
+                                   "-o", str(bare / "new.csv")])
+    assert res.exit_code != 0 and "refusing to overwrite" in res.output

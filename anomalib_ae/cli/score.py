@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from anomalib_ae.cli.common import UserError, user_errors, write_scores
+from anomalib_ae.cli.common import UserError, read_config, user_errors
+from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_options
 from anomalib_ae.streaming.score import DEFAULT_CHUNK_ROWS
 
 #: How the summary line names an item of each adapter kind.
@@ -21,15 +22,18 @@ def _head(input_path: Path, head_rows: int | None):
         return read_table(input_path)
     from anomalib_ae.streaming import iter_chunks
 
-    return next(iter(iter_chunks(input_path, head_rows)), None).frame
+    chunk = next(iter(iter_chunks(input_path, head_rows)), None)
+    if chunk is None:
+        raise UserError(f"{input_path} has no rows")
+    return chunk.frame
 
 
-def streams(pipe, input_path: Path, chunk_rows: int) -> bool:
+def streams(pipe, input_path, chunk_rows: int) -> bool:
     """Whether ``score`` reads ``input_path`` in chunks: a table file, a tabular / telemetry model, chunk_rows > 0."""
     from anomalib_ae.streaming.readers import table_kind
 
-    return chunk_rows > 0 and input_path.is_file() and table_kind(input_path) is not None and pipe.kind in (
-        "tabular", "telemetry")
+    return (chunk_rows > 0 and isinstance(input_path, Path) and input_path.is_file()
+            and table_kind(input_path) is not None and pipe.kind in ("tabular", "telemetry"))
 
 
 def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None = None, head_rows: int | None = None):
@@ -57,26 +61,38 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
 
 @click.command("score")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Model file written by `fit`.")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / wav / flac files or a telemetry table.")
-@click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
+@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / DICOM / NIfTI / audio files, a telemetry table or prometheus://HOST:PORT.")
+@click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl), written atomically; - or none: standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="Write score records (schemas/score_record.schema.json) as CSV or JSON lines instead of the score table; with --output - (or none) to stdout.")
+@click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="Config whose data: section (Prometheus source, queries, range) a prometheus:// input uses.")
 @click.option("--chunk-rows", default=DEFAULT_CHUNK_ROWS, show_default=True, type=click.IntRange(min=0),
               help="Table inputs are scored this many rows at a time with bounded memory and the output written as it "
                    "goes (telemetry scores equal one-piece scoring); 0 reads the whole table into memory.")
+@source_options
 @user_errors
-def score_cmd(model_path, input_path, output_path, id_column, chunk_rows) -> None:
+def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, queries, start, end, step,
+              entity_label, chunk_rows) -> None:
     """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
     import numpy as np
 
-    if not input_path.exists():
-        raise UserError(f"input not found: {input_path}")
-    from anomalib_ae.streaming.readers import table_kind
+    output_path = None if str(output_path) == "-" else output_path  # "-" and no --output: stdout
 
-    head = 1000 if chunk_rows > 0 and input_path.is_file() and table_kind(input_path) else None
-    pipe, bare = load_as_pipeline(model_path, input_path, id_column, head_rows=head)
+    if isinstance(input_path, str):  # prometheus://: a telemetry model reads the table from the store
+        import anomalib_ae
+
+        pipe, bare = anomalib_ae.load(model_path), False
+        if getattr(pipe, "kind", None) != "telemetry":
+            raise UserError(f"{input_path} gives telemetry; {model_path} is not a telemetry model")
+    else:
+        from anomalib_ae.streaming.readers import table_kind
+
+        head = 1000 if chunk_rows > 0 and input_path.is_file() and table_kind(input_path) else None
+        pipe, bare = load_as_pipeline(model_path, input_path, id_column, head_rows=head)
+    cfg = read_config(config_path) if config_path is not None else {}
+    data, _ = resolve_cli_input(input_path, cfg, queries, start, end, step, entity_label, model=pipe)
     if streams(pipe, input_path, chunk_rows):
-        return _score_streaming(pipe, bare, input_path, output_path, id_column, chunk_rows)
-    data = input_path
+        return _score_streaming(pipe, bare, input_path, output_path, id_column, chunk_rows, fmt, model_path)
     if bare:
         from anomalib_ae.data.tabular import read_table
 
@@ -89,7 +105,12 @@ def score_cmd(model_path, input_path, output_path, id_column, chunk_rows) -> Non
         table = table.rename(columns={"row": "row_id"})
         if id_column is not None:
             table["row_id"] = data[id_column].to_numpy()
-    write_scores(table, output_path)
+    from dataclasses import replace
+
+    from anomalib_ae.outputs import write_scores
+
+    write_scores(replace(res, table=table), output_path, fmt, model=pipe, model_path=model_path,
+                 source=str(input_path), inputs=(input_path, model_path))
     n, n_err = len(table), int(table["error"].notna().sum())
     _summary(pipe, bare, n, n_err, int(np.nansum(res.scores > pipe.threshold_)), output_path)
 
@@ -100,12 +121,15 @@ def _summary(pipe, bare: bool, n: int, n_err: int, flagged: int, output_path) ->
     click.echo(summary + (f"; wrote {output_path}" if output_path else ""), err=output_path is None)
 
 
-def _score_streaming(pipe, bare, input_path, output_path, id_column, chunk_rows) -> None:
+def _score_streaming(pipe, bare, input_path, output_path, id_column, chunk_rows, fmt, model_path) -> None:
     """Chunk by chunk, the output written as it goes (atomically renamed at the end)."""
-    from anomalib_ae.streaming import ChunkWriter, score_stream
+    from anomalib_ae.outputs import check_not_input
+    from anomalib_ae.streaming import ChunkWriter, RecordChunkWriter, score_stream
 
-    if output_path is not None and output_path.exists() and output_path.resolve() == input_path.resolve():
-        raise UserError(f"output {output_path} is the input: refusing to overwrite the data being scored")
-    with ChunkWriter(output_path) as out:
+    if output_path is not None:
+        check_not_input(output_path, input_path, model_path)
+    writer = ChunkWriter(output_path) if fmt is None else RecordChunkWriter(
+        output_path, fmt, pipe, model_path=model_path, source=str(input_path))
+    with writer as out:
         s = score_stream(pipe, input_path, out.write, chunk_rows=chunk_rows, bare=bare, id_column=id_column)
     _summary(pipe, bare, s.n_rows, s.n_errors, s.n_flagged, output_path)

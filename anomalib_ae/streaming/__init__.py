@@ -2,6 +2,6 @@
 
 from anomalib_ae.streaming.readers import Chunk, iter_chunks
 from anomalib_ae.streaming.score import DEFAULT_CHUNK_ROWS, StreamSummary, score_stream
-from anomalib_ae.streaming.writers import ChunkWriter
+from anomalib_ae.streaming.writers import ChunkWriter, RecordChunkWriter
 
-__all__ = ["Chunk", "ChunkWriter", "DEFAULT_CHUNK_ROWS", "StreamSummary", "iter_chunks", "score_stream"]
+__all__ = ["Chunk", "ChunkWriter", "RecordChunkWriter", "DEFAULT_CHUNK_ROWS", "StreamSummary", "iter_chunks", "score_stream"]

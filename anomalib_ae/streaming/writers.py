@@ -1,29 +1,27 @@
 """Score tables written chunk by chunk: to a temporary file beside the target, renamed at the end.
 
 :class:`ChunkWriter` appends one DataFrame per chunk in the target's format (by suffix: .csv,
-.tsv, .parquet/.pq, .jsonl) and, on :meth:`ChunkWriter.commit`, flushes, ``fsync``s and
-``os.replace``s the temporary file onto the target, so a reader sees the old file or the
-complete new one.  :meth:`ChunkWriter.abort` (or an exception inside ``with``) removes the
-temporary file and leaves the target untouched.  ``None`` writes CSV to standard output as it
-goes (not atomic).  The bytes written equal those of writing the whole table at once with
-:func:`anomalib_ae.data.tabular.write_table` (CSV / TSV / JSON lines).
+.tsv, .parquet/.pq, .jsonl) through :class:`~anomalib_ae.outputs.AtomicOutput`: on
+:meth:`ChunkWriter.commit` the temporary file is flushed, ``fsync``ed and renamed onto the
+target, so a reader sees the old file or the complete new one; :meth:`ChunkWriter.abort` (or an
+exception inside ``with``) removes it and leaves the target untouched.  ``None`` writes CSV to
+standard output as it goes.  The bytes equal those of writing the whole table at once
+(:func:`anomalib_ae.outputs.write_table_atomic`, CSV / TSV / JSON lines).
+:class:`RecordChunkWriter` does the same for ``score --format csv|jsonl`` (score records).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from anomalib_ae.data.tabular import TABLE_SUFFIXES
+from anomalib_ae.outputs import AtomicOutput
 
-__all__ = ["ChunkWriter"]
-
-#: Temporary files are ``.tmp-<name>.<random>.tmp`` in the target's folder (as the atomic writers of the CLI).
-TEMP_PREFIX = ".tmp-"
+__all__ = ["ChunkWriter", "RecordChunkWriter"]
 
 
 class ChunkWriter:
@@ -35,28 +33,33 @@ class ChunkWriter:
         if self.kind is None:
             raise ValueError(f"{self.path}: unsupported output format {self.path.suffix!r} "
                              "(use .csv, .tsv, .parquet or .jsonl)")
-        self.tmp_path: Path | None = None
         self.n_rows = 0
+        self._atomic: AtomicOutput | None = None
         self._file = None
         self._parquet = None
         self._schema = None
+
+    @property
+    def tmp_path(self) -> Path | None:
+        return None if self._atomic is None else self._atomic.tmp_path
 
     # ------------------------------------------------------------------ file handling
     def _open(self) -> None:
         if self.path is None:
             self._file = sys.stdout
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{self.path.name}.", suffix=".tmp", dir=str(self.path.parent))
-        self.tmp_path = Path(tmp)
-        self._file = os.fdopen(fd, "wb" if self.kind == "parquet" else "w", **(
-            {} if self.kind == "parquet" else {"encoding": "utf-8", "newline": "\n"}))
+        self._atomic = AtomicOutput(self.path, "wb" if self.kind == "parquet" else "w")
+        self._file = self._atomic.__enter__()
 
     def write(self, table: pd.DataFrame) -> None:
         """Append the rows of ``table`` (the first call writes the header)."""
         first = self._file is None
         if first:
             self._open()
+        self._write(table, first)
+        self.n_rows += len(table)
+
+    def _write(self, table: pd.DataFrame, first: bool) -> None:
         if self.kind in ("csv", "tsv"):
             table.to_csv(self._file, sep="\t" if self.kind == "tsv" else ",", index=False, header=first)
         elif self.kind == "jsonl":
@@ -65,7 +68,6 @@ class ChunkWriter:
                 self._file.write(text if text.endswith("\n") else text + "\n")
         else:
             self._write_parquet(table)
-        self.n_rows += len(table)
 
     def _write_parquet(self, table: pd.DataFrame) -> None:
         import pyarrow as pa
@@ -83,40 +85,26 @@ class ChunkWriter:
         """Finish the file and move it onto the target (``None`` for standard output)."""
         if self._file is None:
             self._open()
-        if self._parquet is not None:
-            self._parquet.close()
         if self.path is None:
             self._file.flush()
             return None
         try:
-            if self.kind == "parquet" and self._parquet is None:  # no rows at all: an empty file with no columns
+            if self._parquet is not None:
+                self._parquet.close()
+            elif self.kind == "parquet":  # no rows at all: an empty file with no columns
                 pd.DataFrame().to_parquet(self._file, index=False)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp_path, 0o666 & ~umask)
-            os.replace(self.tmp_path, self.path)
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            self._atomic.__exit__(type(exc), exc, None)
             raise
-        self.tmp_path = None
+        self._atomic.__exit__(None, None, None)
         return self.path
 
     def abort(self) -> None:
         """Drop the temporary file; the target is left as it was."""
-        if self.path is None or self._file is None:
-            return
-        try:
-            if not self._file.closed:
-                self._file.close()
-        finally:
-            if self.tmp_path is not None and self.tmp_path.exists():
-                self.tmp_path.unlink()
-            self.tmp_path = None
+        if self._atomic is not None and self._atomic.tmp_path is not None and self._atomic.tmp_path.exists():
+            self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
-    def __enter__(self) -> "ChunkWriter":
+    def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -125,3 +113,41 @@ class ChunkWriter:
         else:
             self.abort()
         return False
+
+
+class RecordChunkWriter(ChunkWriter):
+    """``score --format csv|jsonl``: each chunk's score table as :class:`~anomalib_ae.records.ScoreRecord` rows."""
+
+    def __init__(self, path, fmt: str, model, model_path, source: str):
+        from anomalib_ae.outputs import FORMATS
+        from anomalib_ae.records import model_info
+
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+        super().__init__(None if path is None else Path(path))
+        self.kind = fmt
+        self.info = model_info(model, model_path)
+        self.source = source
+        adapter = getattr(model, "adapter_", None)
+        reader = getattr(adapter, "reader_", None)  # telemetry: the windower names the timestamp / entity
+        self.cols = ({"timestamp_col": reader.timestamp_col, "entity_col": reader.entity_col}
+                     if getattr(model, "kind", None) == "telemetry" and reader is not None else {})
+
+    def _write(self, table: pd.DataFrame, first: bool) -> None:
+        from types import SimpleNamespace
+
+        from anomalib_ae.outputs import _jsonl_text, records_frame
+        from anomalib_ae.records import records_from_result
+
+        records = records_from_result(SimpleNamespace(table=table, details={}), model_info=self.info,
+                                      source=self.source, **self.cols)
+        if self.n_rows and "path" not in table.columns and "item" not in table.columns:
+            from dataclasses import replace
+
+            # an item without an integer row id is named by its position: the position in the whole input
+            records = [replace(r, item=str(self.n_rows + k)) if r.row_id is None and r.item == str(k) else r
+                       for k, r in enumerate(records)]
+        if self.kind == "jsonl":
+            self._file.write(_jsonl_text(records))
+        else:
+            records_frame(records).to_csv(self._file, index=False, header=first)

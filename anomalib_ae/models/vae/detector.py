@@ -1,0 +1,113 @@
+"""``vae``: Gaussian variational autoencoder scored by reconstruction error, ELBO or IWAE bound."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+
+from anomalib_ae.detectors._deep import BaseDeepDetector
+from anomalib_ae.models.vae.network import SCORE_TYPES, build_vae
+from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import Interval, StrOptions
+
+#: Seed of the latent noise used at scoring time (fixed, so scores are deterministic).
+SCORE_SEED = 0
+
+
+@register_detector("vae")
+class VariationalAutoEncoder(BaseDeepDetector):
+    """Gaussian VAE (Kingma & Welling) with a ``beta``-weighted KL term.
+
+    Dense networks for vectors ``(n, d)`` and windows ``(n, T, d)``, convolutional ones for
+    images; the decoder is a unit-variance Gaussian on the standardised input (see
+    :mod:`anomalib_ae.models.vae.network`).
+
+    Parameters
+    ----------
+    beta : float, default 1.0
+        Weight of the KL term in the training loss (1 = the ELBO; beta-VAE otherwise).
+    score_type : {"recon", "elbo", "iwae"}, default "elbo"
+        ``"recon"``: mean squared error of the reconstruction from the mean latent code;
+        ``"elbo"``: negative ELBO averaged over ``n_samples`` latent samples; ``"iwae"``:
+        negative importance-weighted bound (Burda et al.) with ``n_samples`` samples. Both
+        in nats. The latent noise comes from a fixed seed, so scores are deterministic.
+    n_samples : int, default 16
+        Latent samples for the "elbo" and "iwae" scores (with 1 both are equal).
+    hidden_dims, latent_dim, epochs, batch_size, lr, weight_decay, validation_fraction, \
+patience, input_kind, random_state, accelerator, verbose, contamination
+        As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
+
+    Examples
+    --------
+    >>> import numpy as np, anomalib_ae
+    >>> X = np.random.default_rng(0).normal(size=(200, 8))
+    >>> det = anomalib_ae.create("vae", epochs=2, random_state=0, verbose=False).fit(X)
+    >>> det.score(X[:3]).shape
+    (3,)
+    """
+
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "score_type": [StrOptions(set(SCORE_TYPES))],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        beta=1.0,
+        score_type="elbo",
+        n_samples=16,
+        hidden_dims=None,
+        latent_dim=None,
+        epochs=30,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=0.0,
+        validation_fraction=0.1,
+        patience=5,
+        input_kind="auto",
+        random_state=None,
+        accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
+        verbose="auto",
+        contamination=0.1,
+        threshold=None,
+    ):
+        self.beta = beta
+        self.score_type = score_type
+        self.n_samples = n_samples
+        self.hidden_dims = hidden_dims
+        self.latent_dim = latent_dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.input_kind = input_kind
+        self.random_state = random_state
+        self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
+        self.verbose = verbose
+        self.contamination = contamination
+        self.threshold = threshold
+
+    def _build_module(self):
+        return build_vae(
+            self.model_shape_,
+            self.input_kind_,
+            self._hidden_dims(),
+            self._latent_dim(),
+            beta=float(self.beta),
+            score_type=self.score_type,
+            n_samples=int(self.n_samples),
+            seed=SCORE_SEED,
+        )
