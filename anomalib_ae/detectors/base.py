@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomalib_ae.scoring.calibration import conformal_p_values
 from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
+from anomalib_ae.value_range import check_fits_float32
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -66,7 +67,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _validate_input(self, X, *, reset: bool) -> np.ndarray:
-        """Check X once, at the edge: numeric, finite, non-empty, at least 2-D, shape as at fit."""
+        """Check X once, at the edge: numeric, finite and within float32, non-empty, at least 2-D, shape as at fit."""
         if X is None:
             raise ValueError(f"{type(self).__name__} needs input data X, got None")
         shape_in = getattr(X, "shape", None)
@@ -86,6 +87,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             ensure_all_finite=True,
             ensure_min_samples=1,
         )
+        check_fits_float32(X, getattr(self, "feature_names_in_", None), owner=type(self).__name__)
         shape = tuple(int(v) for v in X.shape[1:])
         if reset:
             self.input_shape_ = shape
