@@ -213,6 +213,8 @@ def load(path: str | os.PathLike):
     from safetensors import safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
@@ -229,6 +231,11 @@ def load(path: str | os.PathLike):
         version = int(metadata.get("format_version", ""))
     except ValueError:
         raise ModelFileError(f"{path} has an invalid format version {metadata.get('format_version')!r}") from None
+    if version > max(SUPPORTED_VERSIONS):
+        raise ModelFileError(
+            f"{path} was written by a newer anomalib_ae (model format version {version}; this version reads "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}): upgrade anomalib_ae to load it"
+        )
     if version not in SUPPORTED_VERSIONS:
         raise ModelFileError(
             f"{path} has model format version {version}; this anomalib_ae reads versions "
@@ -237,15 +244,16 @@ def load(path: str | os.PathLike):
     payload = metadata["payload"]
     if _digest(payload, arrays) != metadata.get("sha256"):
         raise ModelFileError(f"{path} failed its integrity check (SHA-256 mismatch): the file was modified or damaged")
-    try:
-        header = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path} has an unreadable header: {exc}") from None
-    if "pipeline" in header:
-        from anomalib_ae.pipeline import Pipeline
+    from anomalib_ae.header_check import check_loaded, parse_header
 
-        try:
-            return Pipeline._from_file_state(arrays, header)
-        except (KeyError, TypeError) as exc:
-            raise ModelFileError(f"{path} has an unreadable pipeline section: {exc}") from None
-    return detector_from_state(arrays, header)
+    header = parse_header(payload, arrays, str(path))  # types, ranges, depth, required keys
+    try:
+        if "pipeline" in header:
+            from anomalib_ae.pipeline import Pipeline
+
+            return check_loaded(Pipeline._from_file_state(arrays, header), str(path))
+        return check_loaded(detector_from_state(arrays, header), str(path))
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ModelFileError(f"{path} has an unusable header ({type(exc).__name__}: {exc})") from None
