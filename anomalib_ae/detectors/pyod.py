@@ -377,6 +377,23 @@ PyODAutoEncoder = _pyod_wrapper(
 PyODAutoEncoder._rebuild_torch = _rebuild_base_dl
 PyODVAE = _pyod_wrapper("pyod.vae", "pyod.models.vae:VAE", "PyOD's variational autoencoder", {"verbose": 0}, deep=True)
 PyODVAE._rebuild_torch = _rebuild_base_dl
+
+
+def _vae_mean_decision(self, est, X: np.ndarray) -> np.ndarray:
+    """PyOD's VAE decodes a *sampled* latent code when scoring, so a row's score depended on the
+    noise drawn for its batch (order, size, neighbours). Scoring decodes the posterior mean instead:
+    one score per row, whatever the batch (tests/test_properties.py)."""
+    model = getattr(est, "model", None)
+    if model is None or not hasattr(model, "reparameterize"):
+        return PyODDetector._decision(self, est, X)
+    model.reparameterize = lambda mu, logvar: mu  # instance attribute shadows the method while scoring
+    try:
+        return PyODDetector._decision(self, est, X)
+    finally:
+        del model.reparameterize
+
+
+PyODVAE._decision = _vae_mean_decision
 PyODDeepSVDD = _pyod_wrapper(
     "pyod.deepsvdd", "pyod.models.deep_svdd:DeepSVDD", "PyOD's Deep SVDD", {"verbose": 0}, deep=True
 )
