@@ -203,9 +203,17 @@ def save(det, path: str | os.PathLike) -> None:
         "sha256": _digest(payload, arrays),
     }
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(arrays, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "the model path is a folder", str(path))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write the model file {path}: folder {path.parent} does not exist")
+    # a temp name of its own per writer: concurrent saves to one path never share a temp file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        save_file(arrays, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load(path: str | os.PathLike):

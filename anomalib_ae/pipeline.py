@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anomalib_ae.value_range import score_finite_rows
+
 __all__ = ["KINDS", "Pipeline", "ScoreResult", "from_detector", "load_pipeline", "pipeline_from_config"]
 
 KINDS = ("tabular", "image", "audio", "telemetry")
@@ -356,7 +358,7 @@ class Pipeline:
         f = self._features(data, fitting=False)
         n = len(f["items"])
         valid = f["valid"]
-        raw = self.detector_.score(self._detector_input(f["X"])) if len(f["X"]) else np.zeros(0)
+        raw, raw_errors = score_finite_rows(self.detector_, self._detector_input(f["X"])) if len(f["X"]) else (np.zeros(0), {})
         per = self._item_scores(raw, f)
         score = np.full(n, np.nan)
         if self.kind in ("audio", "image"):
@@ -372,6 +374,9 @@ class Pipeline:
         flag = pd.array([pd.NA] * n, dtype="boolean")
         flag[ok] = score[ok] > self.threshold_
         errors = list(f["errors"])
+        if raw_errors and self.kind == "tabular":  # name why a row could not be scored
+            for r, msg in raw_errors.items():
+                errors[int(np.flatnonzero(valid)[r])] = msg
         for i in np.flatnonzero(~ok):
             if errors[i] is None:
                 errors[i] = "not scored"

@@ -64,3 +64,53 @@ def check_fits_float32(X: np.ndarray, feature_names: Sequence | None = None, *, 
     raise ValueError(
         f"{owner}: row {row}, {where} {describe_beyond_float32(value)}{more}; rescale the data"
     )
+
+
+class NonFiniteScoreError(ValueError):
+    """A fitted detector gave non-finite scores for some input rows (values too large for the model).
+
+    ``rows`` holds their positions in the scored batch. Scores do not depend on the batch a row
+    is scored in (tests/test_properties.py), so the other rows can be scored without them.
+    """
+
+    def __init__(self, message: str, rows: np.ndarray) -> None:
+        super().__init__(message)
+        self.rows = np.asarray(rows, dtype=np.int64)
+
+
+def non_finite_score_error(owner: str, scores: np.ndarray, X: np.ndarray) -> NonFiniteScoreError:
+    """The error for finite, float32-range input that still overflowed inside the model."""
+    rows = np.flatnonzero(~np.isfinite(scores))
+    first = int(rows[0])
+    with np.errstate(invalid="ignore"):
+        peak = float(np.nanmax(np.abs(np.asarray(X[first], dtype=np.float64))))
+    return NonFiniteScoreError(
+        f"{owner} produced non-finite scores for {len(rows)} of {len(scores)} row(s) "
+        f"(first: row {first}, largest |value| {peak:.4g}): the values are too large for this model; rescale the data",
+        rows,
+    )
+
+
+def score_finite_rows(det, X) -> tuple[np.ndarray, dict[int, str]]:
+    """``det.score(X)`` where rows the model cannot score finitely get NaN and an error message.
+
+    Returns ``(scores, errors)``: float64 scores with NaN at the failed rows and
+    ``{row: message}`` for them. Other errors propagate.
+    """
+    n = len(X)
+    scores = np.full(n, np.nan)
+    errors: dict[int, str] = {}
+    keep = np.arange(n)
+    for _ in range(3):  # batch independence makes one retry enough; bounded anyway
+        if len(keep) == 0:
+            break
+        part = X.iloc[keep] if hasattr(X, "iloc") else X[keep]
+        try:
+            scores[keep] = det.score(part)
+            break
+        except NonFiniteScoreError as exc:
+            bad = keep[exc.rows]
+            for r in bad:
+                errors[int(r)] = f"not scored: {type(det).__name__} produced a non-finite score (values too large for the model)"
+            keep = np.setdiff1d(keep, bad)
+    return scores, errors

@@ -11,6 +11,7 @@ User errors (missing file, unknown detector, wrong columns, bad model file) end 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +22,10 @@ import click
 class _UserError(click.ClickException):
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class _InternalError(_UserError):
+    exit_code = 3
 
 
 def _user_errors(fn):
@@ -36,8 +41,22 @@ def _user_errors(fn):
             raise
         except (ValueError, FileNotFoundError, ModelFileError, TypeError, KeyError) as exc:
             raise _UserError(str(exc)) from None
+        except OSError as exc:  # output path a folder, full disk, permission denied, ...
+            raise _UserError(_os_error_line(exc)) from None
+        except Exception as exc:  # a bug: still one line (exit code 3); ANOMALIB_AE_DEBUG=1 shows the traceback
+            if os.environ.get("ANOMALIB_AE_DEBUG"):
+                raise
+            raise _InternalError(f"unexpected {type(exc).__name__}: {exc} (this is a bug, please report it; "
+                                 "set ANOMALIB_AE_DEBUG=1 for the traceback)") from None
 
     return wrapper
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: what failed and on which path."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{what}{where}"
 
 
 def _parse_params(items: tuple[str, ...]) -> dict:
@@ -213,7 +232,14 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
     flag = pd.array([pd.NA] * n, dtype="boolean")
     if rows.valid.any():
         Xv = pd.DataFrame(rows.X, columns=columns) if names is not None else rows.X
-        s = det.score(Xv)
+        from anomalib_ae.value_range import score_finite_rows
+
+        s, failed = score_finite_rows(det, Xv)  # rows the model overflows on get an error, the others a score
+        pos = np.flatnonzero(rows.valid)
+        for r, msg in failed.items():
+            rows.errors[pos[r]] = msg
+            rows.valid[pos[r]] = False
+        s = s[np.isfinite(s)]
         score[rows.valid] = s
         from anomalib_ae.scoring.calibration import conformal_p_values
 

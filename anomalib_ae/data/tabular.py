@@ -48,8 +48,12 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
     """Write by suffix: .csv, .tsv, .parquet/.pq or .jsonl."""
     path = Path(path)
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None and path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name for the output")
     if kind is None:
         raise ValueError(f"{path}: unsupported output format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name for the output")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
         df.to_csv(path, index=False)

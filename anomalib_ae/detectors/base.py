@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomalib_ae.scoring.calibration import conformal_p_values
 from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
-from anomalib_ae.value_range import check_fits_float32
+from anomalib_ae.value_range import check_fits_float32, non_finite_score_error
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -149,10 +149,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             self.threshold = threshold  # keep params and fitted state in agreement (and in the file)
         return self
 
-    def _checked_scores(self, scores, n: int) -> np.ndarray:
+    def _checked_scores(self, scores, n: int, X=None) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         if scores.shape != (n,):
             raise RuntimeError(f"{type(self).__name__} returned {scores.shape[0]} scores for {n} samples")
+        if X is not None and not np.all(np.isfinite(scores)):  # scoring a fitted model: the input's fault
+            raise non_finite_score_error(type(self).__name__, scores, X)
         if not np.all(np.isfinite(scores)):
             raise RuntimeError(
                 f"{type(self).__name__} produced non-finite scores (training diverged?); try a smaller lr"
@@ -163,7 +165,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """Anomaly score of each sample: float64 ``(n_samples,)``, higher = more anomalous."""
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        return self._checked_scores(self._score(X), X.shape[0])
+        return self._checked_scores(self._score(X), X.shape[0], X)
 
     # ------------------------------------------------------------------ scikit-learn view
     def score_samples(self, X) -> np.ndarray:
