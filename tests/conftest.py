@@ -22,3 +22,19 @@ def blobs_with_outliers():
     X_test = np.vstack([r.normal(size=(90, 6)), r.normal(loc=6.0, size=(10, 6))]).astype(np.float32)
     y_test = np.r_[np.zeros(90, int), np.ones(10, int)]
     return X_train, X_test, y_test
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Reliability counts per entry point when tests/test_hostile_inputs.py ran (benchmarks/reliability.py)."""
+    import sys
+
+    rel = sys.modules.get("reliability")
+    if rel is None or not getattr(rel, "RECORDED", None):
+        return
+    summary = rel.summarise(rel.RECORDED)
+    terminalreporter.section("reliability (hostile inputs)")
+    for name, e in sorted(summary["entries"].items()):
+        terminalreporter.write_line(
+            f"{name:<16} tried {e['tried']:>3}  ok {e['ok']:>3}  crashes {e['crash']}  silent wrong {e['silent_wrong']}"
+            f"  rows lost {e['rows_lost']}  unexpected {e['unexpected']}"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +29,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
             sep = "," if kind == "csv" else "\t"
             header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
             check_unique_columns(header, str(path))
-            return pd.read_csv(path, sep=sep)
+            return _read_delimited(path, sep, len(header))
         if kind == "jsonl":
             return pd.read_json(path, lines=True)
-        df = pd.read_parquet(path)
-        check_unique_columns(list(df.columns), str(path))
-        return df
+        import pyarrow.parquet as pq
+
+        check_unique_columns(list(pq.read_schema(path).names), str(path))  # before pyarrow picks a copy
+        return pd.read_parquet(path)
     except ValueError as exc:
         if str(exc).startswith(f"{path}:"):
             raise
@@ -42,6 +44,26 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: reading Parquet needs pyarrow (pip install 'anomalib_ae[parquet]'): {exc}") from None
     except Exception as exc:
         raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
+
+
+def _read_delimited(path: Path, sep: str, n_header: int) -> pd.DataFrame:
+    """``pd.read_csv`` that never shifts columns: with more fields in the first data line than in
+    the header pandas would take the first column as the index and misalign every value."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            df = pd.read_csv(path, sep=sep, index_col=False)  # empty trailing fields ("1,2,3,") are dropped
+        except pd.errors.ParserWarning:
+            raise ValueError(f"{path}: line 2 has more fields than the header's {n_header}; fix the file") from None
+    if df.shape[1] == 1:
+        name = str(df.columns[0])
+        for other in (";", "\t", "|", ","):
+            if other != sep and other in name:
+                raise ValueError(
+                    f"{path}: the header {name!r} is one column that looks {other!r}-separated; "
+                    "save the file comma-separated (.csv) or tab-separated (.tsv)"
+                )
+    return df
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> None:
