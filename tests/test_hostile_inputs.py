@@ -149,12 +149,12 @@ def test_output_equal_to_input_is_refused(env, tmp_path):
 
 
 def test_unexpected_exception_is_one_line_with_exit_code_3(env, tmp_path, monkeypatch):
-    import anomalib_ae.data.tabular as tab
+    import anomalib_ae
 
     def boom(*a, **k):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(tab, "read_table", boom)
+    monkeypatch.setattr(anomalib_ae, "load", boom)
     res = CliRunner().invoke(cli, ["score", "-m", str(env.model_path), "-i", str(tmp_path / "x.csv")])
     assert res.exit_code == 3 and "simulated bug" in res.output and "Traceback" not in res.output
 

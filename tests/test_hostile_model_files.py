@@ -18,7 +18,7 @@ from safetensors.numpy import save_file
 
 import anomalib_ae
 from anomalib_ae.cli import cli
-from anomalib_ae.io import ModelFileError, _digest
+from anomalib_ae.io import ModelFileError, digest
 from fast_params import make
 
 class _Payload:
@@ -69,7 +69,7 @@ def _resign(src, dst, edit_header=None, edit_arrays=None, raw_payload=None):
             edit_header(header)
         payload = json.dumps(header, allow_nan=True)
     meta["payload"] = payload
-    meta["sha256"] = _digest(payload, arrays)
+    meta["sha256"] = digest(payload, arrays)
     save_file(arrays, str(dst), metadata=meta)
     return dst
 
