@@ -181,10 +181,11 @@ def check_loaded(obj: Any, source: str) -> Any:
     if not ok:
         raise _error(source, f"the loaded model's threshold {t!r} is not a finite number")
     det = getattr(obj, "detector_", obj)
-    validate = getattr(det, "_validate_params", None)
-    if validate is not None:
+    if hasattr(type(det), "_constraints"):
+        from anomalib_ae.validation import check_params
+
         try:
-            validate()
+            check_params(det)
         except (ValueError, TypeError) as exc:
             raise _error(source, f"detector parameters out of range ({exc})") from None
     return obj
