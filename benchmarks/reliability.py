@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import wave
 import json
 import re
 import sys
@@ -90,6 +91,8 @@ class Env:
     det: object = None  # fitted on the training frame's features (float32 deep detector)
     pipe: object = None
     model_path: Path | None = None
+    image_pipe: object = None  # fitted on first use by the image / audio cases
+    audio_pipe: object = None
 
     def reference(self, frame: pd.DataFrame) -> np.ndarray:
         return self.det.score(frame[COLS].astype(np.float64))
@@ -401,9 +404,273 @@ def cli_extra_cases() -> list[Case]:
     ]
 
 
+
+# ---------------------------------------------------------------------- images, audio
+def image_case(folder: Path, good: Path, name: str) -> Path:
+    from PIL import Image
+
+    src = sorted(good.glob("*.png"))[0]
+    p = folder / name
+    if name == "zero.png":
+        p.write_bytes(b"")
+    elif name == "truncated.png":
+        p.write_bytes(src.read_bytes()[:60])
+    elif name == "text.png":
+        p.write_text("not an image at all\n")
+    elif name == "sixteen.png":
+        Image.fromarray((np.arange(28 * 28).reshape(28, 28) * 80).astype(np.uint16)).save(p)
+    elif name == "big.png":
+        Image.open(src).resize((200, 130)).save(p)
+    elif name == "rgba.png":
+        Image.open(src).convert("RGBA").save(p)
+    elif name == "cmyk.jpg":
+        Image.open(src).convert("CMYK").save(p)
+    elif name == "palette.png":
+        Image.open(src).convert("P").save(p)
+    elif name == "dangling.png":
+        p.symlink_to(folder / "no-such-target.png")
+    return p
+
+
+IMAGE_BAD = {"zero.png": True, "truncated.png": True, "text.png": True, "dangling.png": True}
+IMAGE_OK = {"sixteen.png": False, "big.png": False, "rgba.png": False, "cmyk.jpg": False, "palette.png": False}
+
+
+def _wav_bytes(x: np.ndarray, sr: int, channels: int = 1) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+AUDIO = {  # name -> (bytes maker, expected: "error" | "score")
+    "zero.wav": (lambda: b"", "error"),
+    "header_only.wav": (lambda: _wav_bytes(np.zeros(0), 16000), "error"),
+    "truncated.wav": (lambda: _wav_bytes(np.random.default_rng(0).normal(0, 0.1, 16000), 16000)[:3000], "either"),
+    "corrupt_header.wav": (lambda: b"RIFF\xff\xff\xff\xffWAVEfmt " + bytes(64), "error"),
+    "rate_8k.wav": (lambda: _wav_bytes(np.random.default_rng(1).normal(0, 0.1, 8000), 8000), "score"),
+    "stereo.wav": (lambda: _wav_bytes(np.random.default_rng(2).normal(0, 0.1, 32000), 16000, channels=2), "score"),
+    "mp3_inside.wav": (lambda: b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes([0xFF, 0xFB, 0x90, 0x00]) * 200, "error"),
+    "text.wav": (lambda: b"hello, not audio\n" * 10, "error"),
+    "long.wav": (lambda: _wav_bytes(np.random.default_rng(3).normal(0, 0.1, 16000 * 30), 16000), "score"),
+}
+
+
+
+
+def media_cases() -> list[Case]:
+    cases = [Case("pipeline.image", name, None, "error" if bad else "score") for name, bad in
+             {**IMAGE_BAD, **IMAGE_OK}.items()]
+    cases += [Case("pipeline.audio", name, None, expected) for name, (_, expected) in AUDIO.items()]
+    cases.append(Case("pipeline.audio", "dangling.wav", None, "error"))
+    return cases
+
+
+def _fit_media(env: Env) -> None:
+    from anomalib_ae import datasets
+    from anomalib_ae.pipeline import Pipeline
+
+    fast = {"epochs": 1, "random_state": 0, "verbose": False, "accelerator": "cpu"}
+    if env.image_pipe is None:
+        good = datasets.pneumonia_png_dir() / "good"
+        env.image_pipe = Pipeline("ae", kind="image", adapter_params={"size": 16}, detector_params=fast)
+        env.image_pipe.fit(sorted(str(p) for p in good.glob("*.png"))[:8])
+    if env.audio_pipe is None:
+        m = datasets.load_mimii_sample()
+        env.audio_pipe = Pipeline("ae", kind="audio", adapter_params={"n_mels": 32}, detector_params=fast)
+        env.audio_pipe.fit([str(p) for p in m["paths"][:4]])
+
+
+def _run_media(case: Case, env: Env, folder: Path) -> Outcome:
+    """A folder of two good files and one hostile one: three output rows, the hostile one as expected."""
+    import shutil
+
+    from anomalib_ae import datasets
+
+    o = lambda r, d="": Outcome(case.entry, case.name, r, d)  # noqa: E731
+    _fit_media(env)
+    work = folder / "media"
+    work.mkdir()
+    if case.entry == "pipeline.image":
+        good = datasets.pneumonia_png_dir() / "good"
+        for p in sorted(good.glob("*.png"))[8:10]:
+            shutil.copy(p, work)
+        image_case(work, good, case.name)
+        pipe = env.image_pipe
+    else:
+        for p in datasets.load_mimii_sample()["paths"][30:32]:
+            shutil.copy(p, work)
+        if case.name == "dangling.wav":
+            (work / case.name).symlink_to(folder / "missing.wav")
+        else:
+            (work / case.name).write_bytes(AUDIO[case.name][0]())
+        pipe = env.audio_pipe
+    try:
+        t = pipe.score_items(work).table
+    except Exception as exc:  # noqa: BLE001
+        return o("crash", f"{type(exc).__name__}: {exc}")
+    mine = t["path"].astype(str).str.contains(case.name, regex=False)
+    if mine.sum() == 0:
+        return o("rows_lost", f"{case.name} has no output row ({len(t)} rows for 3 files)")
+    others = t[~mine]
+    if len(others) != 2 or others["score"].isna().any() or others["error"].notna().any():
+        return o("unexpected", "the good files were not all scored")
+    rows = t[mine]
+    has_err, has_score = rows["error"].notna(), rows["score"].notna()
+    if (has_err & has_score).any() or (~has_err & ~has_score).any():
+        return o("silent_wrong", "a row with both or neither of score and error")
+    if case.expect == "error" and has_score.any():
+        return o("silent_wrong", f"scored a file that cannot be read: {rows['score'].tolist()}")
+    if case.expect == "score" and has_err.any():
+        return o("unexpected", f"refused a usable file: {rows['error'].tolist()}")
+    return o("ok", str(rows["error"].iloc[0]) if has_err.any() else "")
+
+
+# ---------------------------------------------------------------------- model files
+def _resigned(env: Env, folder: Path, edit: Callable | None = None, raw: str | None = None) -> Path:
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from anomalib_ae import io as model_io
+
+    digest = getattr(model_io, "digest", None) or model_io._digest  # _digest before the house refactor
+    with safe_open(str(env.model_path), framework="np") as f:
+        meta, arrays = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    header = json.loads(meta["payload"])
+    if edit is not None:
+        edit(header)
+    meta["payload"] = raw if raw is not None else json.dumps(header, allow_nan=True)
+    meta["sha256"] = digest(meta["payload"], arrays)
+    p = folder / "edited.pt"
+    save_file(arrays, str(p), metadata=meta)
+    return p
+
+
+class _Marker:
+    """Unpickling it would create ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (_touch, (self.path,))
+
+
+def _touch(path: str) -> None:
+    Path(path).write_text("payload ran")
+
+
+def model_file_cases() -> list[Case]:
+    import pickle
+
+    def flip(pos_fn):
+        def make(f, e):
+            b = bytearray(e.model_path.read_bytes())
+            b[pos_fn(len(b))] ^= 0x01
+            return _write(f, "flipped.pt", bytes(b))
+
+        return make
+
+    def state(key, value):
+        return lambda h: h["state"].__setitem__(key, value)
+
+    return [
+        Case("model.load", "clean", lambda f, e: e.model_path, "load"),
+        Case("model.load", "pickle payload", lambda f, e: _write(f, "p.pt", pickle.dumps(_Marker(str(f / "marker")))),
+             "error", match="not a readable anomalib_ae model"),
+        Case("model.load", "torch.save with objects", lambda f, e: _torch_save(f), "error",
+             match="not a readable anomalib_ae model"),
+        Case("model.load", "safetensors from another library", lambda f, e: _foreign(f), "error",
+             match="not an anomalib_ae model"),
+        Case("model.load", "truncated", lambda f, e: _write(f, "t.pt", e.model_path.read_bytes()[:-64]), "error",
+             match="not a readable"),
+        Case("model.load", "flipped byte in the tensors", flip(lambda n: n - 9), "error", match="integrity check"),
+        Case("model.load", "flipped byte in the header", flip(lambda n: 40), "error", match="readable|integrity"),
+        Case("model.load", "threshold edited, digest kept", lambda f, e: _edited_keep_digest(f, e), "error",
+             match="integrity check"),
+        Case("model.load", "NaN threshold, digest recomputed", lambda f, e: _resigned(e, f, state("threshold_", float("nan"))),
+             "error", match="threshold_ must be a finite number"),
+        Case("model.load", "threshold as text, digest recomputed", lambda f, e: _resigned(e, f, state("threshold_", "1")),
+             "error", match="threshold_ must be a finite number"),
+        Case("model.load", "no detector entry, digest recomputed", lambda f, e: _resigned(e, f, lambda h: h.pop("detector")),
+             "error", match="lacks its 'detector' entry"),
+        Case("model.load", "nested 100000 deep, digest recomputed",
+             lambda f, e: _resigned(e, f, raw='{"detector": "ae", "x": ' + "[" * 100000 + "]" * 100000 + "}"),
+             "error", match="nested .* levels deep"),
+        Case("model.load", "detector named by import path", lambda f, e: _resigned(e, f, lambda h: h.update(
+            detector="os.system")), "error", match="not installed|not a registered|unknown"),
+        Case("model.load", "newer format version", lambda f, e: _newer(f, e), "error", match="newer anomalib_ae"),
+        Case("model.load", "a folder", lambda f, e: f, "error", match="is a folder"),
+        Case("model.load", "missing file", lambda f, e: f / "none.pt", "error", match="not found"),
+    ]
+
+
+def _torch_save(folder: Path) -> Path:
+    import torch
+
+    p = folder / "torch.pt"
+    torch.save({"w": torch.zeros(2), "obj": _Marker(str(folder / "marker"))}, p)
+    return p
+
+
+def _foreign(folder: Path) -> Path:
+    from safetensors.numpy import save_file
+
+    p = folder / "foreign.safetensors"
+    save_file({"weight": np.ones((2, 2), np.float32)}, str(p), metadata={"format": "pt"})
+    return p
+
+
+def _edited_keep_digest(folder: Path, env: Env) -> Path:
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(env.model_path), framework="np") as f:
+        meta, arrays = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    h = json.loads(meta["payload"])
+    h["state"]["threshold_"] = 1e9
+    meta["payload"] = json.dumps(h)
+    p = folder / "edited.pt"
+    save_file(arrays, str(p), metadata=meta)
+    return p
+
+
+def _newer(folder: Path, env: Env) -> Path:
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(env.model_path), framework="np") as f:
+        meta, arrays = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    meta["format_version"] = "2"
+    p = folder / "v2.pt"
+    save_file(arrays, str(p), metadata=meta)
+    return p
+
+
+def _run_model_file(case: Case, env: Env, folder: Path, path) -> Outcome:
+    import anomalib_ae
+
+    try:
+        obj = anomalib_ae.load(path)
+    except Exception as exc:  # noqa: BLE001
+        if (folder / "marker").exists():
+            return Outcome(case.entry, case.name, "crash", "a pickle payload ran")
+        if type(exc).__name__ in EXPECTED_ERRORS:
+            return _error_outcome(case, f"{type(exc).__name__}: {exc}")
+        return Outcome(case.entry, case.name, "crash", f"{type(exc).__name__}: {exc}")
+    if (folder / "marker").exists():
+        return Outcome(case.entry, case.name, "crash", "a pickle payload ran")
+    if case.expect != "load":
+        return Outcome(case.entry, case.name, "silent_wrong", "a hostile file loaded")
+    same = np.array_equal(obj.score(env.new[COLS]), env.det.score(env.new[COLS]))
+    return Outcome(case.entry, case.name, "ok" if same else "silent_wrong", "" if same else "other scores after load")
+
 def all_cases() -> list[Case]:
     return (api_cases() + table_cases("pipeline.score") + table_cases("cli.score") + cli_fit_cases()
-            + cli_extra_cases())
+            + cli_extra_cases() + model_file_cases() + media_cases())
 
 
 # ---------------------------------------------------------------------- running one case
@@ -543,9 +810,13 @@ def run_case(case: Case, env: Env, folder: Path) -> Outcome:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            inp = case.make(folder, env)
+            inp = case.make(folder, env) if case.make is not None else None
         except Exception as exc:  # noqa: BLE001
             return Outcome(case.entry, case.name, "crash", f"case setup failed: {type(exc).__name__}: {exc}")
+        if case.entry.startswith("pipeline.") and case.entry != "pipeline.score":
+            return _run_media(case, env, folder)
+        if case.entry == "model.load":
+            return _run_model_file(case, env, folder, inp)
         if case.entry.startswith("cli."):
             return _run_cli(case, env, inp, folder)
         return _run_api(case, env, inp)

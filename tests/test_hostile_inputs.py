@@ -1,14 +1,11 @@
-"""Hostile inputs on every tabular entry point, images and audio: a clear error or a counted result.
+"""Hostile inputs on every entry point (API, pipeline, CLI, model files, images, audio): a clear error or a counted result.
 
 The corpus (benchmarks/reliability.py) is run case by case: each case must end ``ok`` (a clear
 error naming the problem, or one output row per input row with the right scores). hypothesis
 adds spaces of cell values and arrays where a list would miss cases.
 """
 
-import io
-import shutil
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +31,17 @@ def env(tmp_path_factory):
     return reliability.make_env(tmp_path_factory.mktemp("env"))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.entry}:{c.name}" for c in CASES])
+SOURCES = "sources branch: dangling links as error records (image/audio adapters) not merged yet"
+PENDING = {("pipeline.image", "dangling.png"): SOURCES, ("pipeline.audio", "dangling.wav"): SOURCES}
+PARAMS = [
+    pytest.param(c, id=f"{c.entry}:{c.name}",
+                 marks=[pytest.mark.xfail(strict=False, reason=PENDING[(c.entry, c.name)])]
+                 if (c.entry, c.name) in PENDING else [])
+    for c in CASES
+]
+
+
+@pytest.mark.parametrize("case", PARAMS)
 def test_hostile_case(case, env, tmp_path):
     outcome = reliability.run_case(case, env, tmp_path)
     reliability.RECORDED.append(outcome)
@@ -157,157 +164,3 @@ def test_unexpected_exception_is_one_line_with_exit_code_3(env, tmp_path, monkey
     monkeypatch.setattr(anomalib_ae, "load", boom)
     res = CliRunner().invoke(cli, ["score", "-m", str(env.model_path), "-i", str(tmp_path / "x.csv")])
     assert res.exit_code == 3 and "simulated bug" in res.output and "Traceback" not in res.output
-
-
-# ---------------------------------------------------------------------- images
-SOURCES = "sources branch: image/audio adapter fixes not merged yet"
-
-
-@pytest.fixture(scope="module")
-def image_pipe(tmp_path_factory):
-    from anomalib_ae import datasets
-    from anomalib_ae.pipeline import Pipeline
-
-    d = tmp_path_factory.mktemp("img")
-    good = datasets.pneumonia_png_dir() / "good"
-    pipe = Pipeline("ae", kind="image", adapter_params={"size": 16},
-                    detector_params={"epochs": 1, "random_state": 0, "verbose": False, "accelerator": "cpu"})
-    pipe.fit(sorted(str(p) for p in good.glob("*.png"))[:8])
-    return pipe, good, d
-
-
-def _image_case(folder: Path, good: Path, name: str) -> Path:
-    from PIL import Image
-
-    src = sorted(good.glob("*.png"))[0]
-    p = folder / name
-    if name == "zero.png":
-        p.write_bytes(b"")
-    elif name == "truncated.png":
-        p.write_bytes(src.read_bytes()[:60])
-    elif name == "text.png":
-        p.write_text("not an image at all\n")
-    elif name == "sixteen.png":
-        Image.fromarray((np.arange(28 * 28).reshape(28, 28) * 80).astype(np.uint16)).save(p)
-    elif name == "big.png":
-        Image.open(src).resize((200, 130)).save(p)
-    elif name == "rgba.png":
-        Image.open(src).convert("RGBA").save(p)
-    elif name == "cmyk.jpg":
-        Image.open(src).convert("CMYK").save(p)
-    elif name == "palette.png":
-        Image.open(src).convert("P").save(p)
-    elif name == "dangling.png":
-        p.symlink_to(folder / "no-such-target.png")
-    return p
-
-
-IMAGE_BAD = {"zero.png": True, "truncated.png": True, "text.png": True, "dangling.png": True}
-IMAGE_OK = {"sixteen.png": False, "big.png": False, "rgba.png": False, "cmyk.jpg": False, "palette.png": False}
-
-
-@pytest.mark.parametrize("name", list(IMAGE_BAD) + list(IMAGE_OK))
-def test_hostile_image_in_a_folder(image_pipe, tmp_path, name):
-    """One output row per file (dangling links included); a bad file gets an error, the others a score."""
-    pipe, good, _ = image_pipe
-    folder = tmp_path / "new"
-    folder.mkdir()
-    for p in sorted(good.glob("*.png"))[8:10]:
-        shutil.copy(p, folder)
-    _image_case(folder, good, name)
-    try:
-        res = pipe.score_items(folder)
-    except Exception as exc:  # noqa: BLE001
-        if name == "dangling.png":
-            pytest.xfail(f"{SOURCES}: {type(exc).__name__}: {exc}")
-        raise
-    t = res.table
-    rows = t[t["path"].astype(str).str.endswith(name)]
-    if name == "dangling.png" and len(rows) == 0:
-        pytest.xfail(f"{SOURCES}: a dangling link has no output row")
-    assert len(t) == 3 and len(rows) == 1
-    others = t.drop(rows.index)
-    assert others["score"].notna().all() and others["error"].isna().all()
-    if IMAGE_BAD.get(name):
-        assert rows["score"].isna().all() and rows["error"].notna().all()
-    else:
-        assert rows["error"].isna().all() and np.isfinite(rows["score"]).all(), rows["error"].tolist()
-
-
-# ---------------------------------------------------------------------- audio
-def _wav_bytes(x: np.ndarray, sr: int, channels: int = 1) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def audio_pipe():
-    from anomalib_ae import datasets
-    from anomalib_ae.pipeline import Pipeline
-
-    m = datasets.load_mimii_sample()
-    pipe = Pipeline("ae", kind="audio", adapter_params={"n_mels": 32},
-                    detector_params={"epochs": 1, "random_state": 0, "verbose": False, "accelerator": "cpu"})
-    pipe.fit([str(p) for p in m["paths"][:4]])
-    return pipe, [str(p) for p in m["paths"][30:32]]
-
-
-AUDIO = {  # name -> (bytes maker, expected: "error" | "score")
-    "zero.wav": (lambda: b"", "error"),
-    "header_only.wav": (lambda: _wav_bytes(np.zeros(0), 16000), "error"),
-    "truncated.wav": (lambda: _wav_bytes(np.random.default_rng(0).normal(0, 0.1, 16000), 16000)[:3000], "either"),
-    "corrupt_header.wav": (lambda: b"RIFF\xff\xff\xff\xffWAVEfmt " + bytes(64), "error"),
-    "rate_8k.wav": (lambda: _wav_bytes(np.random.default_rng(1).normal(0, 0.1, 8000), 8000), "score"),
-    "stereo.wav": (lambda: _wav_bytes(np.random.default_rng(2).normal(0, 0.1, 32000), 16000, channels=2), "score"),
-    "mp3_inside.wav": (lambda: b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes([0xFF, 0xFB, 0x90, 0x00]) * 200, "error"),
-    "text.wav": (lambda: b"hello, not audio\n" * 10, "error"),
-    "long.wav": (lambda: _wav_bytes(np.random.default_rng(3).normal(0, 0.1, 16000 * 30), 16000), "score"),
-}
-
-
-@pytest.mark.parametrize("name", list(AUDIO))
-def test_hostile_audio_in_a_folder(audio_pipe, tmp_path, name):
-    pipe, good = audio_pipe
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    for p in good:
-        shutil.copy(p, folder)
-    make, expected = AUDIO[name]
-    (folder / name).write_bytes(make())
-    try:
-        res = pipe.score_items(folder)
-    except Exception as exc:  # noqa: BLE001
-        pytest.xfail(f"{SOURCES}: {type(exc).__name__}: {exc}")
-    t = res.table
-    rows = t[t["path"].astype(str).str.contains(name, regex=False)]
-    assert len(rows) >= 1, "the clip has no output row"
-    others = t.drop(rows.index)
-    assert others["score"].notna().all() and others["error"].isna().all()
-    if expected == "error":
-        assert rows["score"].isna().all() and rows["error"].notna().all(), rows.to_dict("records")
-    elif expected == "score":
-        assert rows["error"].isna().all() and np.isfinite(rows["score"]).all(), rows["error"].tolist()
-    else:
-        assert (rows["error"].notna() ^ rows["score"].notna()).all()
-
-
-def test_audio_dangling_link(audio_pipe, tmp_path):
-    pipe, good = audio_pipe
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    for p in good:
-        shutil.copy(p, folder)
-    (folder / "gone.wav").symlink_to(tmp_path / "missing.wav")
-    try:
-        t = pipe.score_items(folder).table
-    except Exception as exc:  # noqa: BLE001
-        pytest.xfail(f"{SOURCES}: {type(exc).__name__}: {exc}")
-    rows = t[t["path"].astype(str).str.endswith("gone.wav")]
-    if len(rows) == 0:
-        pytest.xfail(f"{SOURCES}: a dangling link has no output row")
-    assert rows["error"].notna().all() and rows["score"].isna().all()
