@@ -3,33 +3,25 @@
 The SHA-256 digest of a model file detects damage, not intent: whoever can edit the file
 can recompute it. So the header is checked on its own terms, before parsing and before use:
 
-* size and nesting depth, counted on the raw text *before* ``json.loads`` (a deeply nested
-  header would otherwise end in a ``RecursionError``);
+* size and nesting depth are counted on the raw text before ``json.loads`` by
+  :func:`anomalib_ae.io.read_model_file` (a deeply nested header would end in ``RecursionError``);
 * required keys and their types at every level (``detector``, ``params``, ``state``;
   ensemble members; the pipeline section);
 * ranges: thresholds, offsets and ``contamination`` are finite numbers, shapes are positive
   integers, every array the header refers to is in the file, score arrays are finite.
 
 Every failure is a :class:`ModelFileError` naming the field. numpy only (no torch import):
-the loader calls :func:`parse_header` instead of ``json.loads`` and :func:`check_loaded` on
-the loaded object.
+:func:`anomalib_ae.persistence.load` calls :func:`check_header` on the parsed header and
+:func:`check_loaded` on the loaded object.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from typing import Any
 
 import numpy as np
 
-#: Deepest bracket nesting a header may have (real files, ensembles included, stay below 20).
-MAX_DEPTH = 64
-#: Largest header text accepted (real headers are a few KiB; arrays live outside the header).
-MAX_HEADER_CHARS = 16 * 1024 * 1024
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 # state / pipeline fields that must be finite real numbers when present
 _FINITE_FIELDS = ("threshold_", "offset_", "threshold")
 # arrays that must hold only finite values when present
@@ -40,16 +32,6 @@ def _error(source: str, message: str) -> Exception:
     from anomalib_ae.io import ModelFileError
 
     return ModelFileError(f"{source} has an invalid header: {message}")
-
-
-def nesting_depth(text: str) -> int:
-    """Deepest ``[``/``{`` nesting of JSON ``text``, ignoring brackets inside strings (no parsing)."""
-    bare = _STRING.sub('""', text)
-    codes = np.frombuffer(bare.encode("utf-8", "replace"), dtype=np.uint8)
-    step = np.zeros(codes.shape, dtype=np.int64)
-    step[(codes == ord("[")) | (codes == ord("{"))] = 1
-    step[(codes == ord("]")) | (codes == ord("}"))] = -1
-    return int(np.cumsum(step).max(initial=0))
 
 
 def _is_real(value: Any) -> bool:
@@ -141,23 +123,13 @@ def _check_arrays(arrays: dict, source: str) -> None:
                 raise _error(source, f"array {key!r} holds non-finite values")
 
 
-def parse_header(payload: Any, arrays: dict[str, np.ndarray], source: str) -> dict:
-    """Check and parse the JSON header ``payload`` of a model file whose digest already matched.
+def check_header(header: dict, arrays: dict[str, np.ndarray], source: str) -> dict:
+    """Check a parsed model-file header (its size, depth and JSON syntax were checked by
+    :func:`anomalib_ae.io.read_model_file`) before anything uses it.
 
-    Returns the header dict; raises :class:`~anomalib_ae.io.ModelFileError` naming the first
-    problem (size, depth, JSON syntax, a missing key, a wrong type, a value out of range).
+    Returns ``header``; raises :class:`~anomalib_ae.io.ModelFileError` naming the first
+    problem (a missing key, a wrong type, a value out of range, an array that is not there).
     """
-    if not isinstance(payload, str):
-        raise _error(source, "the payload is not text")
-    if len(payload) > MAX_HEADER_CHARS:
-        raise _error(source, f"it is {len(payload)} characters long (limit {MAX_HEADER_CHARS})")
-    depth = nesting_depth(payload)
-    if depth > MAX_DEPTH:
-        raise _error(source, f"it is nested {depth} levels deep (limit {MAX_DEPTH})")
-    try:
-        header = json.loads(payload)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise _error(source, f"unreadable JSON ({exc})") from None
     if not isinstance(header, dict):
         raise _error(source, f"it must be a JSON object, got {type(header).__name__}")
     v = header.get("library_version")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,31 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     payload = metadata["payload"]
     if digest(payload, arrays) != metadata.get("sha256"):
         raise ModelFileError(f"{path} failed its integrity check (SHA-256 mismatch): the file was modified or damaged")
-    from anomalib_ae.header_check import parse_header
-
-    header = parse_header(payload, arrays, str(path))  # depth before parsing, then keys, types, ranges
+    if not isinstance(payload, str) or len(payload) > MAX_HEADER_CHARS:
+        raise ModelFileError(f"{path} has an invalid header: not text, or over {MAX_HEADER_CHARS} characters")
+    depth = nesting_depth(payload)  # before json.loads: a deeply nested header would end in RecursionError
+    if depth > MAX_HEADER_DEPTH:
+        raise ModelFileError(f"{path} has an invalid header: it is nested {depth} levels deep (limit {MAX_HEADER_DEPTH})")
+    try:
+        header = json.loads(payload)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path} has an invalid header: unreadable JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path} has an invalid header: it must be a JSON object, got {type(header).__name__}")
     return arrays, header
+
+
+#: Deepest bracket nesting a header may have (real files, ensembles included, stay below 20).
+MAX_HEADER_DEPTH = 64
+#: Largest header text accepted (real headers are a few KiB; arrays live outside the header).
+MAX_HEADER_CHARS = 16 * 1024 * 1024
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting of JSON ``text``, ignoring brackets inside strings (no parsing)."""
+    codes = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "replace"), dtype=np.uint8)
+    step = np.zeros(codes.shape, dtype=np.int64)
+    step[(codes == ord("[")) | (codes == ord("{"))] = 1
+    step[(codes == ord("]")) | (codes == ord("}"))] = -1
+    return int(np.cumsum(step).max(initial=0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from anomalib_ae.detectors.state import detector_from_state, detector_to_state
-from anomalib_ae.header_check import check_loaded
+from anomalib_ae.header_check import check_header, check_loaded
 from anomalib_ae.io import ModelFileError, read_model_file, write_model_file
 from anomalib_ae.pipeline import Pipeline, pipeline_from_file_state
 
@@ -25,7 +25,8 @@ def save(obj, path: str | os.PathLike) -> None:
 
 def load(path: str | os.PathLike):
     """Load a detector (or pipeline) saved by :func:`save`; it scores bit-identically to the saved one."""
-    arrays, header = read_model_file(path)  # header already validated (anomalib_ae.header_check)
+    arrays, header = read_model_file(path)  # format, version, digest, header size and depth
+    check_header(header, arrays, str(path))  # keys, types and ranges before anything uses them
     try:
         if "pipeline" in header:
             return check_loaded(pipeline_from_file_state(arrays, header, path), str(path))

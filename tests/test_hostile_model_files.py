@@ -1,7 +1,8 @@
 """Hostile model files: nothing in a file is executed or imported, and every bad file is refused clearly.
 
 Some files here are edited *and* re-digested (what anyone who can write the file can do):
-the digest then matches, so the header's own validation (anomalib_ae.header_check) must
+the digest then matches, so the header's own validation (io.read_model_file for size and depth,
+anomalib_ae.header_check for keys, types and ranges) must
 refuse them.
 """
 
@@ -271,7 +272,7 @@ def test_deeply_nested_header_is_refused_before_parsing(models, tmp_path, depth)
 
 
 def test_brackets_inside_strings_do_not_count_as_depth():
-    from anomalib_ae.header_check import nesting_depth
+    from anomalib_ae.io import nesting_depth
 
     assert nesting_depth('{"a": "[[[[[[{{{{\\"]]]", "b": [1, [2]]}') == 3
 
