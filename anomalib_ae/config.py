@@ -72,4 +72,4 @@ def _adapter_param_names(kind: str) -> list[str]:
     from anomalib_ae.adapters import ADAPTERS
 
     cls = ADAPTERS.get(kind)
-    return [] if cls is None else list(cls._get_param_names())
+    return [] if cls is None else cls.param_names()

@@ -11,17 +11,12 @@ safe model file as the detector, so a reloaded pipeline scores bit-identically.
 
 Item scores and thresholds
 --------------------------
-* ``image`` / ``tabular``: one detector sample per item; the calibration scores are the
-  detector's (held-out normal samples for the deep detectors, else training scores) and
-  ``threshold_`` is their ``1 - contamination`` quantile (the detector's own ``threshold_``
-  uses training scores, which sit too low when a network fits its training images closely).
-* ``audio``: the detector scores frame vectors; a clip's score aggregates its frame scores
-  (``clip_aggregate``: ``"mean"`` default as in DCASE, ``"max"`` or ``"quantile:q"``).
-* ``telemetry``: the detector scores windows; a timestamp's score combines the windows that
-  cover it (``timestamp_how``: ``"mean"`` or ``"max"``).
-For audio and telemetry, ``threshold_`` is the ``1 - contamination`` quantile of the
-training items' aggregated scores, and probabilities are conformal against those same
-training item scores (optimistic: they were seen in training).
+* ``image`` / ``tabular``: one detector sample per item; ``threshold_`` is the ``1 - contamination``
+  quantile of the detector's calibration scores (held-out normal samples for the deep detectors).
+* ``audio`` / ``telemetry``: the detector scores frame vectors / windows; a clip's score aggregates
+  its frames (``clip_aggregate``), a timestamp's the windows covering it (``timestamp_how``);
+  ``threshold_`` and the conformal probabilities use the training items' aggregated scores
+  (optimistic: they were seen in training).
 """
 
 from __future__ import annotations
@@ -108,15 +103,12 @@ class Pipeline:
         return ADAPTERS[self.kind]
 
     def _adapter_options(self, cls: type[Adapter]) -> dict:
-        names = cls._get_param_names()
-        return {k: getattr(self, k) for k in _ADAPTER_OPTIONS if k in names}
+        return {k: getattr(self, k) for k in _ADAPTER_OPTIONS if k in cls.param_names()}
 
     def _make_adapter(self) -> Adapter:
-        cls = self._adapter_class()
-        p = dict(self.adapter_params or {})
-        valid = [k for k in cls._get_param_names() if k not in _ADAPTER_OPTIONS]
-        unknown = sorted(set(p) - set(valid))
-        if unknown:
+        cls, p = self._adapter_class(), dict(self.adapter_params or {})
+        valid = [k for k in cls.param_names() if k not in _ADAPTER_OPTIONS]
+        if unknown := sorted(set(p) - set(valid)):
             raise ValueError(f"unknown {self.kind} adapter parameter(s) {unknown}; valid: {valid}")
         return cls(**p, **self._adapter_options(cls))
 
@@ -298,7 +290,7 @@ def load_pipeline(path: str | os.PathLike) -> Pipeline:
 
 def pipeline_from_file_state(arrays: dict[str, np.ndarray], header: dict, path: Any = "the model file") -> Pipeline:
     """Inverse of :meth:`Pipeline.file_state` (``path`` names the file in errors)."""
-    from anomalib_ae.detectors.state import detector_from_state
+    from anomalib_ae.detectors.state import detector_from_state, registered_name
     from anomalib_ae.io import ModelFileError, decode_value
 
     try:
@@ -310,7 +302,7 @@ def pipeline_from_file_state(arrays: dict[str, np.ndarray], header: dict, path: 
         if kind not in KINDS:
             raise ModelFileError(f"the model file names an unknown pipeline kind {kind!r}")
         params = decode_value(p.get("params", {}))
-        pipe = Pipeline(type(det)._registered_name, kind=kind, detector_params=det.get_params(deep=False), **params)
+        pipe = Pipeline(registered_name(det), kind=kind, detector_params=det.get_params(deep=False), **params)
         cls = pipe._adapter_class()
         pipe.adapter_ = cls.from_dict(decode_value(p["adapter"]), **dict(pipe.adapter_params or {}),
                                       **pipe._adapter_options(cls))
@@ -332,12 +324,14 @@ def from_detector(detector, columns: list[str] | None = None) -> Pipeline:
     ``columns`` (default ``x0, x1, ...``), given to it as an array. There are no training
     statistics, so explanations work only for reconstruction detectors.
     """
+    from sklearn.base import clone
+
     from anomalib_ae.adapters import TabularAdapter
 
     names = getattr(detector, "feature_names_in_", None)
     cols = [str(c) for c in names] if names is not None else (
         list(columns) if columns is not None else [f"x{j}" for j in range(detector.n_features_in_)])
-    pipe = Pipeline(getattr(type(detector), "_registered_name", None) or type(detector).__name__, kind="tabular")
+    pipe = Pipeline(clone(detector), kind="tabular")
     pipe.adapter_ = TabularAdapter.from_dict({"columns": cols, "exclude": []}, dtype="float64")
     pipe.adapter_.named_input_ = names is not None
     pipe.detector_ = detector

@@ -38,3 +38,14 @@ def pytest_terminal_summary(terminalreporter):
             f"{name:<16} tried {e['tried']:>3}  ok {e['ok']:>3}  crashes {e['crash']}  silent wrong {e['silent_wrong']}"
             f"  rows lost {e['rows_lost']}  unexpected {e['unexpected']}"
         )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long benchmark runs stay out unless asked for by name (``-m benchmark``), also when another
+    ``-m`` expression (``-m "not slow"``, the quick inner loop) replaces the default one."""
+    if "benchmark" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("benchmark") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("benchmark")])
+        items[:] = kept

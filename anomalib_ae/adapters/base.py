@@ -106,6 +106,11 @@ class Adapter(BaseEstimator):
     on_fit_errors: ClassVar[str] = "warn"
     calibrate_on_items: ClassVar[bool] = False
 
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The parameters of ``__init__`` (what ``get_params`` returns)."""
+        return list(cls._get_param_names())
+
     # ------------------------------------------------------------------ fit / transform
     def fit(self, data, y=None) -> "Adapter":
         """Fit on training data (image size, telemetry scaling, table columns ...)."""
