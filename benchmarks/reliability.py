@@ -92,6 +92,7 @@ class Env:
     pipe: object = None
     model_path: Path | None = None
     image_pipe: object = None  # fitted on first use by the image / audio cases
+    dask_client: object = None  # in-process Dask cluster, started on first use by the dask.score cases
     audio_pipe: object = None
 
     def reference(self, frame: pd.DataFrame) -> np.ndarray:
@@ -246,7 +247,7 @@ def table_cases(entry: str) -> list[Case]:
         Case(entry, "gzip bytes named .csv", lambda f, e: _write(f, "gz.csv", gzip.compress(b"a,b,c\n1,2,3\n")), "error",
              match="could not be read|UnicodeDecodeError|utf-8|missing"),
         Case(entry, "random binary named .csv", lambda f, e: _write(f, "bin.csv", bytes(range(256)) * 4), "error",
-             match="could not be read|utf-8|missing"),
+             match="could not be read|utf-8|missing|one column that looks"),
         Case(entry, "unsupported suffix", lambda f, e: _write(f, "x.xlsx", b"PK\x03\x04"), "error",
              match="unsupported table format"),
         Case(entry, "jsonl clean", _frame(lambda d: d, "jclean", "jsonl"), "rows"),
@@ -670,7 +671,38 @@ def _run_model_file(case: Case, env: Env, folder: Path, path) -> Outcome:
 
 def all_cases() -> list[Case]:
     return (api_cases() + table_cases("pipeline.score") + table_cases("cli.score") + cli_fit_cases()
-            + cli_extra_cases() + model_file_cases() + media_cases())
+            + cli_extra_cases() + model_file_cases() + media_cases() + dask_cases())
+
+
+def dask_cases() -> list[Case]:
+    """The table corpus through Dask batch scoring (anomalib_ae.distributed.score_table), where installed."""
+    try:
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+
+        import anomalib_ae.distributed  # noqa: F401
+    except ImportError:
+        return []
+    return [c for c in table_cases("dask.score") if c.name not in ("input is a folder", "unsupported suffix")]
+
+
+def _run_dask(case: Case, env: Env, inp) -> Outcome:
+    from anomalib_ae.distributed import score_table
+
+    if env.dask_client is None:
+        from dask.distributed import Client, LocalCluster
+
+        env.dask_client = Client(LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                              dashboard_address=None))
+    try:
+        table = score_table(env.model_path, inp, client=env.dask_client, retries=0)
+    except Exception as exc:  # noqa: BLE001
+        if type(exc).__name__ in EXPECTED_ERRORS or isinstance(exc, (ValueError, FileNotFoundError, OSError)):
+            return _error_outcome(case, f"{type(exc).__name__}: {exc}")
+        return Outcome(case.entry, case.name, "crash", f"{type(exc).__name__}: {exc}")
+    if case.expect == "error":
+        return Outcome(case.entry, case.name, "unexpected", "scored where an error was expected")
+    return _check_rows(case, env, table)
 
 
 # ---------------------------------------------------------------------- running one case
@@ -817,6 +849,8 @@ def run_case(case: Case, env: Env, folder: Path) -> Outcome:
             return _run_media(case, env, folder)
         if case.entry == "model.load":
             return _run_model_file(case, env, folder, inp)
+        if case.entry == "dask.score":
+            return _run_dask(case, env, inp)
         if case.entry.startswith("cli."):
             return _run_cli(case, env, inp, folder)
         return _run_api(case, env, inp)
@@ -869,6 +903,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = make_env(Path(tmp))
         outcomes = [run_case(c, env, Path(tmp) / f"c{i}") for i, c in enumerate(all_cases())]
+        if env.dask_client is not None:
+            env.dask_client.close()
     seconds = time.perf_counter() - t0
     summary = summarise(outcomes)
     out = Path(args.out)

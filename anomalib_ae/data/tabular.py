@@ -46,6 +46,47 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
 
 
+def check_table_head(path: str | Path) -> None:
+    """The checks :func:`read_table` makes on a CSV / TSV / Parquet file, on its header and first
+    data line only (for readers that split a big file, e.g. ``dask.dataframe``): the file exists,
+    no duplicate column names, no extra field in the first data line, no other delimiter."""
+    path = Path(path)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if not path.is_file() or kind not in ("csv", "tsv", "parquet"):
+        return
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            check_unique_columns(list(pq.read_schema(path).names), str(path))
+            return
+        sep = "," if kind == "csv" else "\t"
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        check_unique_columns(header, str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                head = pd.read_csv(path, sep=sep, index_col=False, nrows=1)
+            except pd.errors.ParserWarning:
+                raise ValueError(f"{path}: line 2 has more fields than the header's {len(header)}; fix the file") from None
+        _check_delimiter(head, path, sep)
+    except (ValueError, OSError) as exc:  # OSError: pyarrow on a damaged Parquet footer
+        if str(exc).startswith(f"{path}:"):
+            raise
+        raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
+
+
+def _check_delimiter(df: pd.DataFrame, path: Path, sep: str) -> None:
+    if df.shape[1] == 1:
+        name = str(df.columns[0])
+        for other in (";", "\t", "|", ","):
+            if other != sep and other in name:
+                raise ValueError(
+                    f"{path}: the header {name!r} is one column that looks {other!r}-separated; "
+                    "save the file comma-separated (.csv) or tab-separated (.tsv)"
+                )
+
+
 def _read_delimited(path: Path, sep: str, n_header: int) -> pd.DataFrame:
     """``pd.read_csv`` that never shifts columns: with more fields in the first data line than in
     the header pandas would take the first column as the index and misalign every value."""
@@ -55,14 +96,7 @@ def _read_delimited(path: Path, sep: str, n_header: int) -> pd.DataFrame:
             df = pd.read_csv(path, sep=sep, index_col=False)  # empty trailing fields ("1,2,3,") are dropped
         except pd.errors.ParserWarning:
             raise ValueError(f"{path}: line 2 has more fields than the header's {n_header}; fix the file") from None
-    if df.shape[1] == 1:
-        name = str(df.columns[0])
-        for other in (";", "\t", "|", ","):
-            if other != sep and other in name:
-                raise ValueError(
-                    f"{path}: the header {name!r} is one column that looks {other!r}-separated; "
-                    "save the file comma-separated (.csv) or tab-separated (.tsv)"
-                )
+    _check_delimiter(df, path, sep)
     return df
 
 
