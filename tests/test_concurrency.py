@@ -54,7 +54,6 @@ def _writer(path: str, seed: int, n: int, rounds: int) -> None:
         write_table(frame, path)
 
 
-@pytest.mark.xfail(strict=False, reason="serve branch: atomic outputs (anomalib_ae/outputs.py) not merged yet")
 def test_two_writers_to_one_output_never_leave_a_torn_file(tmp_path):
     """Two processes writing different tables to one path: the file is always exactly one of them."""
     path = tmp_path / "scores.csv"

@@ -151,8 +151,7 @@ def test_output_equal_to_input_is_refused(env, tmp_path):
     env.new.to_csv(src, index=False)
     before = src.read_bytes()
     res = CliRunner().invoke(cli, ["score", "-m", str(env.model_path), "-i", str(src), "-o", str(src)])
-    if res.exit_code == 0:
-        pytest.xfail("serve branch: outputs.py refuses output == input (not merged yet)")
+    assert res.exit_code != 0
     assert "input" in _one_error_line(res).lower()
     assert src.read_bytes() == before
 
