@@ -1,0 +1,100 @@
+"""One entry point, :func:`attribute`: which method explains which detector, and the dispatch.
+
+======================  ==============================================================
+method                  what
+======================  ==============================================================
+``"residual"``          squared reconstruction error per value (``ae``, ``vae``, ``cvad``, ``mae``, ``sage``)
+``"residual_norm"``     the same divided by the value's training residual scale
+``"ig"`` / ``"gxi"``    integrated gradients / gradient × input of the score (every torch detector)
+``"occlusion"``         score drop at the training median, per feature / metric / image patch (any detector)
+``"ensemble"``          members' attributions in calibrated units, weighted like the combined score
+``"zscore"``            squared z-score of each value against training statistics (the naive baseline)
+======================  ==============================================================
+
+``"auto"`` picks, per detector: ``"ensemble"`` for ensembles; ``"residual_norm"`` for the
+reconstruction family (``"residual"`` for files fitted without a residual scale);
+``"ig"`` for torch detectors without a reconstruction (``deepsvdd``, ``deepsad``) and for
+``sage`` (its latent distance); ``"occlusion"`` for everything else (PyOD).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["METHODS", "attribute", "default_method", "available_methods"]
+
+METHODS = ("residual", "residual_norm", "ig", "gxi", "occlusion", "ensemble", "zscore")
+
+
+def _name(detector) -> str:
+    return getattr(type(detector), "_registered_name", "") or ""
+
+
+def available_methods(detector) -> list[str]:
+    """Methods that apply to ``detector`` (``"auto"`` picks the first)."""
+    from anomalib_ae.explain.gradients import supports_gradients
+    from anomalib_ae.explain.residuals import has_reconstruction
+
+    out = []
+    if hasattr(detector, "detectors_") and hasattr(detector, "member_scores"):
+        out.append("ensemble")
+    deep = supports_gradients(detector)
+    recon = deep and has_reconstruction(detector)
+    if _name(detector) == "sage" and deep:
+        out.extend(["ig", "gxi"])
+    if recon:
+        if getattr(detector, "residual_scale_", None) is not None:
+            out.append("residual_norm")
+        out.append("residual")
+    if deep and "ig" not in out:
+        out.extend(["ig", "gxi"])
+    out.append("occlusion")
+    out.append("zscore")
+    return out
+
+
+def default_method(detector) -> str:
+    return available_methods(detector)[0]
+
+
+def attribute(detector, X, method: str = "auto", **kwargs) -> tuple[np.ndarray, str]:
+    """Attribution of every value of ``X`` to the detector's score.
+
+    Returns
+    -------
+    values : ndarray of float64, shaped like ``X``; higher = pushed the score up
+    method : str, the method used (``"auto"`` resolved)
+    """
+    X = np.asarray(X)
+    if method == "auto":
+        method = default_method(detector)
+    if method not in METHODS:
+        raise ValueError(f"unknown explanation method {method!r}; valid: {['auto', *METHODS]}")
+    if method in ("residual", "residual_norm"):
+        from anomalib_ae.explain.residuals import normalized_residuals, reconstruction_residuals
+
+        A = reconstruction_residuals(detector, X) if method == "residual" else normalized_residuals(detector, X)
+        if A is None:
+            raise ValueError(f"{type(detector).__name__} has no reconstruction; methods: {available_methods(detector)}")
+        return A, method
+    if method in ("ig", "gxi"):
+        from anomalib_ae.explain.gradients import gradient_attributions
+
+        return gradient_attributions(detector, X, method, **kwargs), method
+    if method == "occlusion":
+        from anomalib_ae.explain.occlusion import occlusion_attributions
+
+        return occlusion_attributions(detector, X, **kwargs), method
+    if method == "ensemble":
+        if not hasattr(detector, "member_scores"):
+            raise ValueError(f"{type(detector).__name__} is not an ensemble")
+        from anomalib_ae.explain.ensemble import ensemble_attributions
+
+        return ensemble_attributions(detector, X)[0], method
+    # zscore
+    med = kwargs.get("reference") or (getattr(detector, "train_mean_", None), getattr(detector, "train_scale_", None))
+    if med[0] is None:
+        raise ValueError(f"{type(detector).__name__} has no training statistics (train_mean_, train_scale_)")
+    mean, scale = (np.asarray(a, dtype=np.float64) for a in med)
+    z = (X.astype(np.float64) - mean) / np.where(scale > 0, scale, 1.0)
+    return z * z, method
