@@ -9,10 +9,16 @@ method                  what
 ``"occlusion"``         score drop at the training median, per feature / metric / image patch (any detector)
 ``"ensemble"``          members' attributions in calibrated units, weighted like the combined score
 ``"zscore"``            squared z-score of each value against training statistics (the naive baseline)
+``"combined"``          residual shares + occlusion shares of each item (reconstruction family)
 ======================  ==============================================================
 
-``"auto"`` picks, per detector: ``"ensemble"`` for ensembles; ``"residual_norm"`` for the
-reconstruction family (``"residual"`` for files fitted without a residual scale);
+``"combined"`` adds the two views of a reconstruction detector, each as shares of the item's
+total (positive part): where the network fails to rebuild the input, and which metric brought
+the score back down when set to its training median. On SMD it is the most accurate culprit
+ranking we measured (``docs/explanations.md``).
+
+``"auto"`` picks, per detector: ``"ensemble"`` for ensembles; ``"combined"`` for the
+reconstruction family;
 ``"ig"`` for torch detectors without a reconstruction (``deepsvdd``, ``deepsad``) and for
 ``sage`` (its latent distance); ``"occlusion"`` for everything else (PyOD).
 """
@@ -21,9 +27,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METHODS", "attribute", "default_method", "available_methods"]
+__all__ = ["METHODS", "attribute", "default_method", "available_methods", "shares"]
 
-METHODS = ("residual", "residual_norm", "ig", "gxi", "occlusion", "ensemble", "zscore")
+
+def shares(A: np.ndarray) -> np.ndarray:
+    """Positive part of each item's attribution divided by the item's total (all zeros stay zero)."""
+    P = np.clip(np.asarray(A, dtype=np.float64), 0.0, None)
+    axes = tuple(range(1, P.ndim))
+    t = P.sum(axis=axes, keepdims=True)
+    return np.divide(P, t, out=np.zeros_like(P), where=t > 0)
+
+METHODS = ("combined", "residual", "residual_norm", "ig", "gxi", "occlusion", "ensemble", "zscore")
 
 
 def _name(detector) -> str:
@@ -43,9 +57,9 @@ def available_methods(detector) -> list[str]:
     if _name(detector) == "sage" and deep:
         out.extend(["ig", "gxi"])
     if recon:
+        out.extend(["combined", "residual"])
         if getattr(detector, "residual_scale_", None) is not None:
             out.append("residual_norm")
-        out.append("residual")
     if deep and "ig" not in out:
         out.extend(["ig", "gxi"])
     out.append("occlusion")
@@ -70,6 +84,10 @@ def attribute(detector, X, method: str = "auto", **kwargs) -> tuple[np.ndarray, 
         method = default_method(detector)
     if method not in METHODS:
         raise ValueError(f"unknown explanation method {method!r}; valid: {['auto', *METHODS]}")
+    if method == "combined":
+        R, _ = attribute(detector, X, "residual")
+        O, _ = attribute(detector, X, "occlusion")
+        return shares(R) + shares(O), method
     if method in ("residual", "residual_norm"):
         from anomalib_ae.explain.residuals import normalized_residuals, reconstruction_residuals
 
