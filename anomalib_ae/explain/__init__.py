@@ -93,9 +93,15 @@ def feature_contributions(detector, X, reference: tuple[np.ndarray, np.ndarray] 
     rec = _reconstruction_errors(detector, X)
     if rec is not None:
         return rec.reshape(X.shape) if rec.size == X.size else rec, "reconstruction"
+    if getattr(detector, "train_median_", None) is not None:
+        # fitted with its training statistics: gradients (torch), ensemble or occlusion (PyOD)
+        from anomalib_ae.explain.methods import attribute
+
+        return attribute(detector, X, "auto")
     if reference is None:
         raise ValueError(
-            f"{type(detector).__name__} has no reconstruction to explain with; pass "
+            f"{type(detector).__name__} has no reconstruction and no stored training statistics (a model file "
+            "from before they were saved: refit it) to explain with; or pass "
             "reference=(mean, scale) of the training data for z-score contributions"
         )
     mean, scale = (np.asarray(a, dtype=np.float64) for a in reference)
@@ -173,7 +179,7 @@ def top_features(contributions: np.ndarray, names: Sequence[str], k: int = 3) ->
             out.append([])
             continue
         r = np.nan_to_num(row, nan=0.0)
-        tot = r.sum()
+        tot = np.clip(r, 0.0, None).sum()  # shares of the positive total (signed methods: IG, occlusion)
         order = np.argsort(-r, kind="stable")[:k]
         out.append([(str(names[j]), float(r[j] / tot) if tot > 0 else 0.0) for j in order])
     return out
