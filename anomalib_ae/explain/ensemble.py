@@ -46,7 +46,13 @@ def ensemble_attributions(ensemble, X, member_method: str = "auto") -> tuple[np.
     from anomalib_ae.explain.methods import attribute
 
     X = np.asarray(X)
-    S = ensemble.member_scores(X)  # (n, M) surprises -log p
+    names = getattr(ensemble, "feature_names_in_", None)
+    if names is not None and X.ndim == 2:
+        import pandas as pd
+
+        S = ensemble.member_scores(pd.DataFrame(X, columns=list(names)))  # (n, M) surprises -log p
+    else:
+        S = ensemble.member_scores(X)
     W = member_weights(ensemble, S)
     total = np.zeros(X.shape, dtype=np.float64)
     parts = []
