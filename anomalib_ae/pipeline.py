@@ -5,66 +5,39 @@ telemetry tables, plain tables) and scores one row per image / clip / timestamp 
 >>> pipe = Pipeline("ae", kind="audio", detector_params={"epochs": 5}).fit("normal_clips/")
 >>> pipe.save("fan.pt"); anomalib_ae.load("fan.pt").score_items("new_clips/").table
 
-The adapter's settings (image size and mode, audio features, telemetry window and scaling,
-table columns) are saved in the same safe model file as the detector and re-applied at
-score time, so a reloaded pipeline scores bit-identically.
+The pipeline composes an adapter (:mod:`anomalib_ae.adapters`, chosen by ``kind``) and a
+detector; it never branches on the modality. The adapter's settings are saved in the same
+safe model file as the detector, so a reloaded pipeline scores bit-identically.
 
 Item scores and thresholds
 --------------------------
-* ``image`` / ``tabular``: one detector sample per item; the calibration scores are the
-  detector's (held-out normal samples for the deep detectors, else training scores) and
-  ``threshold_`` is their ``1 - contamination`` quantile (the detector's own ``threshold_``
-  uses training scores, which sit too low when a network fits its training images closely).
-* ``audio``: the detector scores frame vectors; a clip's score aggregates its frame scores
-  (``clip_aggregate``: ``"mean"`` default as in DCASE, ``"max"`` or ``"quantile:q"``).
-* ``telemetry``: the detector scores windows; a timestamp's score combines the windows that
-  cover it (``timestamp_how``: ``"mean"`` or ``"max"``).
-For audio and telemetry, ``threshold_`` is the ``1 - contamination`` quantile of the
-training items' aggregated scores, and probabilities are conformal against those same
-training item scores (optimistic: they were seen in training).
+* ``image`` / ``tabular``: one detector sample per item; ``threshold_`` is the ``1 - contamination``
+  quantile of the detector's calibration scores (held-out normal samples for the deep detectors).
+* ``audio`` / ``telemetry``: the detector scores frame vectors / windows; a clip's score aggregates
+  its frames (``clip_aggregate``), a timestamp's the windows covering it (``timestamp_how``);
+  ``threshold_`` and the conformal probabilities use the training items' aggregated scores
+  (optimistic: they were seen in training).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from anomalib_ae.adapters import ADAPTERS, Adapter
+from anomalib_ae.explain.types import Explanation
+from anomalib_ae.results import ScoreResult
+
 __all__ = ["KINDS", "Pipeline", "ScoreResult", "from_detector", "load_pipeline", "pipeline_from_config"]
 
-KINDS = ("tabular", "image", "audio", "telemetry")
+KINDS = tuple(ADAPTERS)
 
-
-@dataclass
-class ScoreResult:
-    """Scores of a batch of items.
-
-    Attributes
-    ----------
-    table : DataFrame
-        One row per input item (image, clip, timestamp or table row), with ``score``,
-        ``probability`` (1 - conformal p-value), ``is_anomaly`` and ``error`` (why an item
-        could not be scored; its score is then NaN).
-    scores : ndarray of float64 of shape (len(table),)
-        The ``score`` column.
-    details : dict
-        What explanations need: ``X`` (the detector's input), and per kind
-        ``frame_scores`` / ``clip_index`` / ``paths`` (audio), ``window_scores`` / ``batch``
-        (telemetry), ``valid`` (rows of ``table`` that were scored, in ``X`` order).
-    """
-
-    table: pd.DataFrame
-    scores: np.ndarray
-    details: dict = field(default_factory=dict)
-
-
-def _as_list(value) -> list | None:
-    return None if value is None else [str(v) for v in value]
+#: Pipeline options that an adapter takes when its signature names them.
+_ADAPTER_OPTIONS = ("clip_aggregate", "timestamp_how")
 
 
 class Pipeline:
@@ -75,13 +48,12 @@ class Pipeline:
     detector : str or detector, default="ae"
         Registered detector name (built with ``detector_params``) or an unfitted detector.
     kind : {"tabular", "image", "audio", "telemetry"}, default="tabular"
+        Which adapter (:data:`anomalib_ae.adapters.ADAPTERS`) reads the data.
     adapter_params : dict, optional
-        ``image``: ``size``, ``mode`` (:class:`~anomalib_ae.data.ImagePreprocessor`);
-        ``audio``: :class:`~anomalib_ae.data.AudioFeaturizer` parameters;
-        ``telemetry``: :class:`~anomalib_ae.data.TelemetryWindower` parameters plus
-        ``exclude`` (numeric columns that are not metrics, e.g. a label);
-        ``tabular``: ``columns`` (feature columns, default every numeric column) and
-        ``exclude`` (columns never used, e.g. ids or labels).
+        Parameters of the adapter: :class:`~anomalib_ae.adapters.ImageAdapter` (``size``,
+        ``mode``), :class:`~anomalib_ae.adapters.AudioAdapter` (featurizer parameters),
+        :class:`~anomalib_ae.adapters.TelemetryAdapter` (windower parameters plus ``exclude``),
+        :class:`~anomalib_ae.adapters.TabularAdapter` (``columns``, ``exclude``).
     detector_params : dict, optional
         Parameters of the detector when ``detector`` is a name.
     clip_aggregate : str, default="mean"
@@ -112,140 +84,36 @@ class Pipeline:
 
     # ------------------------------------------------------------------ building
     def _make_detector(self):
-        import anomalib_ae
+        from anomalib_ae.registry import create
 
         params = dict(self.detector_params or {})
         if self.contamination is not None:
             params.setdefault("contamination", self.contamination)
         if isinstance(self.detector, str):
-            return anomalib_ae.create(self.detector, **params)
+            return create(self.detector, **params)
         from sklearn.base import clone
 
         det = clone(self.detector)
         return det.set_params(**params) if params else det
 
-    def _make_adapter(self):
-        from anomalib_ae.data import AudioFeaturizer, ImagePreprocessor, TelemetryWindower
+    def _adapter_class(self) -> type[Adapter]:
+        if self.kind not in ADAPTERS:
+            raise ValueError(f"kind must be one of {list(KINDS)}, got {self.kind!r}")
+        return ADAPTERS[self.kind]
 
-        p = dict(self.adapter_params or {})
-        try:
-            if self.kind == "image":
-                return ImagePreprocessor(**p)
-            if self.kind == "audio":
-                return AudioFeaturizer(**p)
-            if self.kind == "telemetry":
-                self._exclude = _as_list(p.pop("exclude", None)) or []
-                return TelemetryWindower(**p)
-            if self.kind == "tabular":
-                unknown = sorted(set(p) - {"columns", "exclude"})
-                if unknown:
-                    raise ValueError(f"unknown tabular adapter parameter(s) {unknown}; valid: ['columns', 'exclude']")
-                return {"type": "tabular", "columns": _as_list(p.get("columns")), "exclude": _as_list(p.get("exclude")) or []}
-        except TypeError as exc:
-            raise ValueError(f"bad {self.kind} adapter parameters {p}: {exc}") from None
-        raise ValueError(f"kind must be one of {list(KINDS)}, got {self.kind!r}")
+    def _adapter_options(self, cls: type[Adapter]) -> dict:
+        return {k: getattr(self, k) for k in _ADAPTER_OPTIONS if k in cls.param_names()}
+
+    def _make_adapter(self) -> Adapter:
+        cls, p = self._adapter_class(), dict(self.adapter_params or {})
+        valid = [k for k in cls.param_names() if k not in _ADAPTER_OPTIONS]
+        if unknown := sorted(set(p) - set(valid)):
+            raise ValueError(f"unknown {self.kind} adapter parameter(s) {unknown}; valid: {valid}")
+        return cls(**p, **self._adapter_options(cls))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "detector_"):
             raise RuntimeError("this Pipeline is not fitted; call fit(...) first")
-
-    # ------------------------------------------------------------------ features
-    def _tabular_frame(self, data) -> pd.DataFrame:
-        from anomalib_ae.data.tabular import read_table
-
-        if isinstance(data, (str, os.PathLike)):
-            return read_table(data)
-        if isinstance(data, pd.DataFrame):
-            return data
-        arr = np.asarray(data)
-        if arr.ndim != 2:
-            raise ValueError(f"tabular input must be a table or a 2-D array, got shape {arr.shape}")
-        return pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
-
-    def _features(self, data, *, fitting: bool) -> dict:
-        """Adapter output as a dict: X, items table (one row per item), errors, kind-specific parts."""
-        a = self.adapter_
-        if self.kind == "image":
-            from anomalib_ae.data import list_image_files
-
-            if isinstance(data, np.ndarray):
-                if fitting:
-                    a.fit(data)
-                X = a.transform_arrays(data)
-                items = pd.DataFrame({"item": np.arange(len(X))})
-                return {"X": X, "items": items, "valid": np.ones(len(X), bool), "errors": [None] * len(X)}
-            paths = self._image_paths(data, list_image_files)
-            if fitting:
-                a.fit(paths)
-            batch = a.transform_paths(paths)
-            err = {e.path: e.message for e in batch.errors}
-            items = pd.DataFrame({"path": paths})
-            valid = np.array([p not in err for p in paths], dtype=bool)
-            return {"X": batch.X, "items": items, "valid": valid, "errors": [err.get(p) for p in paths],
-                    "paths": paths}
-        if self.kind == "audio":
-            from anomalib_ae.data.audio import _expand
-
-            paths = _expand(data)
-            if not paths:
-                raise ValueError(f"no .wav or .flac file found in {data!r}")
-            batch = a.transform_files(paths)
-            err = {e.path: e.message for e in batch.errors}
-            items = pd.DataFrame({"path": paths})
-            valid = np.array([p not in err for p in paths], dtype=bool)
-            return {"X": batch.frames, "items": items, "valid": valid, "errors": [err.get(p) for p in paths],
-                    "clip_index": batch.clip_index, "n_clips": batch.n_clips, "paths": paths}
-        if self.kind == "telemetry":
-            df = self._tabular_frame(data)
-            if fitting:
-                exclude = getattr(self, "_exclude", [])
-                missing = [c for c in exclude if c not in df.columns]
-                if missing:
-                    raise ValueError(f"exclude names column(s) not in the table: {missing}")
-                if exclude and a.metric_cols is None:
-                    skip = set(exclude) | {a.timestamp_col, a.entity_col}
-                    a.metric_cols = [str(c) for c in df.columns if c not in skip
-                                     and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-                a.fit(df)
-            batch = a.transform(df)
-            errs: list[str | None] = [None] * batch.n_rows
-            for e in batch.errors:
-                errs[e.row] = e.message
-            items = pd.DataFrame({"row": np.arange(batch.n_rows), a.timestamp_col: batch.row_timestamps})
-            if a.entity_col is not None:
-                items[a.entity_col] = batch.row_entities
-            return {"X": batch.X, "items": items, "valid": np.array([e is None for e in errs]), "errors": errs,
-                    "batch": batch}
-        # tabular
-        from anomalib_ae.data.tabular import extract_features, numeric_columns
-
-        df = self._tabular_frame(data)
-        if fitting:
-            exclude = a["exclude"]
-            missing = [c for c in exclude if c not in df.columns]
-            if missing:
-                raise ValueError(f"exclude names column(s) not in the table: {missing}")
-            cols = a["columns"] or [str(c) for c in numeric_columns(df, exclude)]
-            if not cols:
-                raise ValueError("the table has no numeric feature columns")
-            a["columns"] = cols
-        rows = extract_features(df, a["columns"])
-        items = pd.DataFrame({"row": np.arange(len(df))})
-        return {"X": rows.X.astype(np.float32), "items": items, "valid": rows.valid, "errors": rows.errors, "frame": df}
-
-    @staticmethod
-    def _image_paths(data, list_image_files) -> list[str]:
-        if isinstance(data, (str, os.PathLike)):
-            p = Path(data)
-            if p.is_dir():
-                files = [str(f) for f in list_image_files(p)]
-                if not files:
-                    raise ValueError(f"no image file (png, jpg, jpeg, bmp, tif, tiff) found in {str(p)!r}")
-                return files
-            if not p.exists():
-                raise FileNotFoundError(f"input not found: {str(p)!r}")
-            return [str(p)]
-        return [str(x) for x in data]
 
     # ------------------------------------------------------------------ fit
     def fit(self, data, y=None) -> "Pipeline":
@@ -270,79 +138,36 @@ class Pipeline:
         a table row with unusable values is an error for ``tabular`` (clean the data) and
         is skipped for ``telemetry`` as the windower documents.
         """
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {list(KINDS)}, got {self.kind!r}")
-        self.adapter_ = self._make_adapter()
-        if self.kind == "image" and isinstance(data, (str, os.PathLike)) and (Path(data) / "good").is_dir():
-            data = Path(data) / "good"
-        f = self._features(data, fitting=True)
-        bad = [(i, e) for i, e in enumerate(f["errors"]) if e is not None]
-        if bad and self.kind == "tabular":
+        from anomalib_ae.scoring.threshold import contamination_threshold
+
+        adapter = self._make_adapter()
+        f = adapter.fit_transform(data)
+        bad = [(i, e) for i, e in enumerate(f.errors) if e is not None]
+        if bad and adapter.on_fit_errors == "raise":
             i, e = bad[0]
             raise ValueError(f"{len(bad)} training row(s) have unusable values (first: row {i}: {e})")
-        self.fit_errors_ = [f"{self._item_name(f, i)}: {e}" for i, e in bad]
-        if bad and self.kind in ("image", "audio"):
+        self.fit_errors_ = [f"{f.item_name(i)}: {e}" for i, e in bad]
+        if bad and adapter.on_fit_errors == "warn":
             warnings.warn(f"{len(bad)} training file(s) skipped: " + "; ".join(self.fit_errors_[:3]), UserWarning,
                           stacklevel=2)
-        X = f["X"]
-        if len(X) == 0:
+        if len(f.X) == 0:
             raise ValueError("no usable training data: every item failed to load")
         det = self._make_detector()
-        if self.kind == "tabular":
-            det.fit(pd.DataFrame(X, columns=self.adapter_["columns"]))
+        det.fit(adapter.detector_input(f.X))
+        self.adapter_, self.detector_ = adapter, det
+        self.reference_ = adapter.reference_stats(f.X)
+        if adapter.calibrate_on_items:  # the detector scored parts of items (frames, windows)
+            item = adapter.item_scores(det.decision_scores_, f)
+            self.calibration_scores_ = np.sort(item[np.isfinite(item)])
         else:
-            det.fit(X)
-        self.detector_ = det
-        self.reference_ = self._reference(X)
-        if self.kind in ("audio", "telemetry"):
-            item = self._item_scores(det.decision_scores_, f)
-            item = item[np.isfinite(item)]
-            from anomalib_ae.scoring.threshold import contamination_threshold
-
-            self.threshold_ = contamination_threshold(item, det.contamination)
-            self.calibration_scores_ = np.sort(item)
-        else:
-            from anomalib_ae.scoring.threshold import contamination_threshold
-
             # held-out normal scores when the detector kept some (deep detectors do): a threshold
             # on training scores alone is too low for a model that fits its training data closely
             self.calibration_scores_ = np.asarray(det.calibration_scores_, dtype=np.float64)
-            self.threshold_ = contamination_threshold(self.calibration_scores_, det.contamination)
-        self.n_train_items_ = int(f["valid"].sum())
+        self.threshold_ = contamination_threshold(self.calibration_scores_, det.contamination)
+        self.n_train_items_ = int(f.valid.sum())
         return self
 
-    def _reference(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Training mean / std for model-agnostic (z-score) explanations."""
-        X64 = np.asarray(X, dtype=np.float64)
-        axes = (0, 1) if self.kind == "telemetry" else (0,)
-        mean = X64.mean(axis=axes, keepdims=True)[0]
-        std = X64.std(axis=axes, keepdims=True)[0]
-        std[std < 1e-12] = 1.0
-        return mean, std
-
-    @staticmethod
-    def _item_name(f: dict, i: int) -> str:
-        paths = f.get("paths")
-        return paths[i] if paths is not None else f"row {i}"
-
-    def _item_scores(self, raw: np.ndarray, f: dict) -> np.ndarray:
-        """Detector scores of ``f["X"]`` -> one score per scored item (NaN where none)."""
-        if self.kind == "audio":
-            from anomalib_ae.data import aggregate_clip_scores
-
-            return aggregate_clip_scores(raw, f["clip_index"], f["n_clips"], self.clip_aggregate)
-        if self.kind == "telemetry":
-            from anomalib_ae.data import windows_to_timestamps
-
-            return windows_to_timestamps(raw, f["batch"], how=self.timestamp_how)
-        return np.asarray(raw, dtype=np.float64)
-
     # ------------------------------------------------------------------ score
-    def _detector_input(self, X):
-        if self.kind == "tabular":
-            return pd.DataFrame(X, columns=self.adapter_["columns"])
-        return X
-
     def score_items(self, data) -> ScoreResult:
         """Score every item; unreadable items get an ``error`` and a NaN score, the others are scored.
 
@@ -353,38 +178,26 @@ class Pipeline:
         self._check_fitted()
         from anomalib_ae.scoring.calibration import conformal_p_values
 
-        f = self._features(data, fitting=False)
-        n = len(f["items"])
-        valid = f["valid"]
-        raw = self.detector_.score(self._detector_input(f["X"])) if len(f["X"]) else np.zeros(0)
-        per = self._item_scores(raw, f)
-        score = np.full(n, np.nan)
-        if self.kind in ("audio", "image"):
-            score[valid] = per
-        elif self.kind == "telemetry":
-            score = per
-        else:
-            score[valid] = per
+        f = self.adapter_.transform(data)
+        n = f.n_items
+        raw = self.detector_.score(self.adapter_.detector_input(f.X)) if len(f.X) else np.zeros(0)
+        score = self.adapter_.item_scores(raw, f)
         ok = np.isfinite(score)
         proba = np.full(n, np.nan)
         if ok.any():
             proba[ok] = 1.0 - conformal_p_values(self.calibration_scores_, score[ok])
         flag = pd.array([pd.NA] * n, dtype="boolean")
         flag[ok] = score[ok] > self.threshold_
-        errors = list(f["errors"])
+        errors = list(f.errors)
         for i in np.flatnonzero(~ok):
             if errors[i] is None:
                 errors[i] = "not scored"
-        table = f["items"].copy()
+        table = f.items.copy()
         table["score"] = score
         table["probability"] = proba
         table["is_anomaly"] = flag
         table["error"] = pd.array(errors, dtype="string")
-        details = {"X": f["X"], "raw_scores": raw, "valid": valid}
-        for k in ("clip_index", "n_clips", "batch", "paths"):
-            if k in f:
-                details[k] = f[k]
-        return ScoreResult(table=table, scores=score, details=details)
+        return ScoreResult(table=table, scores=score, details=f, raw_scores=raw)
 
     def score(self, data, y=None) -> np.ndarray:
         """Item scores (float64, higher = more anomalous; NaN for items that failed)."""
@@ -396,89 +209,52 @@ class Pipeline:
         return np.where(np.isfinite(s), (s > self.threshold_).astype(np.int64), -1)
 
     # ------------------------------------------------------------------ explain
-    def explain(self, data, top_k: int = 5) -> dict:
+    def explain(self, data, top_k: int = 5, method: str = "auto") -> Explanation:
         """Attributions of the ``top_k`` highest-scoring items.
 
         Parameters
         ----------
         data : as for :meth:`score_items`, or a :class:`ScoreResult` of it
         top_k : int, default=5
+        method : str, default "auto"
+            An attribution method of :mod:`anomalib_ae.explain.methods` (``"residual"``,
+            ``"combined"``, ``"ig"``, ``"gxi"``, ``"occlusion"``, ``"ensemble"``, ``"zscore"``);
+            ``"auto"`` takes the detector's default (audio clips: the residual when there is one).
 
         Returns
         -------
-        dict
-            ``result`` (the ScoreResult), ``top`` (item positions, highest first),
-            ``method`` ("reconstruction" or "zscore", see :mod:`anomalib_ae.explain`),
-            ``feature_names`` and ``contributions`` (one row per item in ``top``, one value
-            per feature; image pixels, audio mel bands, telemetry metrics), plus per kind:
-            ``maps`` (image ``(k, H, W)`` error maps, audio list of ``(n_mels, T)``
-            spectrogram error maps), ``images`` (image inputs), ``log_mels`` (audio),
-            ``row_contributions`` (telemetry ``(n_rows, n_metrics)``).
+        Explanation
+            See :class:`~anomalib_ae.explain.types.Explanation` (``method`` names the method used).
         """
-        from anomalib_ae.explain import feature_contributions, spectrogram_error_map
-
         self._check_fitted()
         res = data if isinstance(data, ScoreResult) else self.score_items(data)
         s = np.where(np.isfinite(res.scores), res.scores, -np.inf)
         top = [int(i) for i in np.argsort(-s, kind="stable")[: int(top_k)] if np.isfinite(res.scores[i])]
-        d = res.details
-        out: dict[str, Any] = {"result": res, "top": top}
-        pos = np.cumsum(d["valid"]) - 1  # item -> row of X (image / tabular / audio clip)
-        if self.kind == "image":
-            X = d["X"][pos[top]] if top else d["X"][:0]
-            if top:
-                c, method = feature_contributions(self.detector_, X, self.reference_)
-                maps = c.mean(axis=1) if c.ndim == 4 else c
-            else:
-                maps, method = np.zeros((0,) + X.shape[-2:]), ""
-            out.update(maps=maps, images=X, method=method, feature_names=["pixel"],
-                       contributions=maps.reshape(len(top), -1))
-            return out
-        if self.kind == "tabular":
-            X = d["X"][pos[top]]
-            c, method = feature_contributions(self.detector_, self._detector_input(X).to_numpy(np.float32), self.reference_) \
-                if top else (np.zeros((0, len(self.adapter_["columns"]))), "")
-            out.update(method=method, feature_names=list(self.adapter_["columns"]), contributions=c)
-            return out
-        if self.kind == "audio":
-            a = self.adapter_
-            frames_all, clip_index = d["X"], d["clip_index"]
-            maps, mels, contribs, method = [], [], [], ""
-            for i in top:
-                rows = clip_index == pos[i]
-                c, method = feature_contributions(self.detector_, frames_all[rows], self.reference_)
-                m = spectrogram_error_map(c, int(a.n_mels), int(a.n_context))
-                maps.append(m)
-                contribs.append(m.mean(axis=1))
-                mels.append(a.log_mel([res.table["path"].iloc[i]])[0])
-            out.update(maps=maps, log_mels=mels, method=method,
-                       feature_names=[f"mel{j:03d}" for j in range(int(a.n_mels))],
-                       contributions=np.array(contribs).reshape(len(top), int(a.n_mels)))
-            return out
-        # telemetry
-        from anomalib_ae.explain import telemetry_contributions
+        import functools
 
-        batch = d["batch"]
-        c, method = feature_contributions(self.detector_, batch.X, self.reference_)
-        rowc = telemetry_contributions(c, batch, how=self.timestamp_how)
-        out.update(method=method, feature_names=list(batch.metric_cols), row_contributions=rowc,
-                   contributions=rowc[top] if top else np.zeros((0, len(batch.metric_cols))))
-        return out
+        from anomalib_ae.explain.methods import attribute, available_methods
+
+        if method == "auto" and self.kind == "audio" and "residual" in available_methods(self.detector_):
+            method = "residual"  # spectrogram error maps; occluding 640 stacked mel values per frame adds little
+        fn = functools.partial(_attribute_or_zscore, method=method, reference=self.reference_, attribute=attribute)
+        return self.adapter_.explain(self.detector_, res, top, self.reference_, attribute=fn)
 
     # ------------------------------------------------------------------ persistence
     def adapter_dict(self) -> dict:
         """JSON-able adapter settings (fitted state included) as stored in the model file."""
         self._check_fitted()
-        return dict(self.adapter_) if self.kind == "tabular" else self.adapter_.to_dict()
+        return self.adapter_.to_dict()
 
     def save(self, path: str | os.PathLike) -> None:
         """Write adapter, options, thresholds and the fitted detector to one safe model file."""
-        from anomalib_ae.io import save
+        from anomalib_ae.io import write_model_file
 
-        save(self, path)
+        write_model_file(path, *self.file_state())
 
-    def _file_state(self) -> tuple[dict[str, np.ndarray], dict]:
-        from anomalib_ae.io import _encode, detector_to_state
+    def file_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """``(arrays, header)`` of the model file: the detector's state plus a ``pipeline`` section."""
+        from anomalib_ae.detectors.state import detector_to_state
+        from anomalib_ae.io import encode_value
 
         self._check_fitted()
         arrays, header = detector_to_state(self.detector_)
@@ -488,8 +264,8 @@ class Pipeline:
         arrays["__pipeline__.reference_scale"] = np.asarray(self.reference_[1], dtype=np.float64)
         header["pipeline"] = {
             "kind": self.kind,
-            "adapter": _encode(self.adapter_dict()),
-            "params": _encode({
+            "adapter": encode_value(self.adapter_dict()),
+            "params": encode_value({
                 "adapter_params": self.adapter_params,
                 "clip_aggregate": self.clip_aggregate,
                 "timestamp_how": self.timestamp_how,
@@ -501,56 +277,84 @@ class Pipeline:
         }
         return arrays, header
 
-    @classmethod
-    def _from_file_state(cls, arrays: dict[str, np.ndarray], header: dict) -> "Pipeline":
-        from anomalib_ae.data import AudioFeaturizer, ImagePreprocessor, TelemetryWindower
-        from anomalib_ae.io import ModelFileError, _decode, detector_from_state
+    def __repr__(self) -> str:
+        det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__
+        return f"Pipeline(detector={det!r}, kind={self.kind!r}, adapter_params={self.adapter_params!r})"
 
+
+def _attribute_or_zscore(detector, X, *, method, reference, attribute):
+    """``attribute(detector, X, method)``; a detector from before training statistics were stored
+    falls back to z-scores against the pipeline's reference."""
+    if method == "auto" and getattr(detector, "train_median_", None) is None:  # a file from before they were stored
+        from anomalib_ae.explain.residuals import reconstruction_residuals
+
+        r = reconstruction_residuals(detector, X)
+        if r is not None:
+            return r, "residual"
+        if reference is None:
+            raise ValueError(f"{type(detector).__name__} was fitted without training statistics; refit it to explain")
+        mean, scale = (np.asarray(a, dtype=np.float64) for a in reference)
+        z = (np.asarray(X, dtype=np.float64) - mean) / np.where(scale > 0, scale, 1.0)
+        return z * z, "zscore"
+    return attribute(detector, X, method)
+
+
+def load_pipeline(path: str | os.PathLike) -> Pipeline:
+    """Load a model file written by :meth:`Pipeline.save` (``anomalib_ae.load`` does the same)."""
+    from anomalib_ae.io import ModelFileError, read_model_file
+
+    arrays, header = read_model_file(path)
+    if "pipeline" not in header:
+        raise ModelFileError(f"{path} holds a bare detector, not a pipeline (load it with anomalib_ae.load)")
+    return pipeline_from_file_state(arrays, header, path)
+
+
+def pipeline_from_file_state(arrays: dict[str, np.ndarray], header: dict, path: Any = "the model file") -> Pipeline:
+    """Inverse of :meth:`Pipeline.file_state` (``path`` names the file in errors)."""
+    from anomalib_ae.detectors.state import detector_from_state, registered_name
+    from anomalib_ae.io import ModelFileError, decode_value
+
+    try:
         p = header["pipeline"]
         own = {k: v for k, v in arrays.items() if k.startswith("__pipeline__.")}
-        det_arrays = {k: v for k, v in arrays.items() if not k.startswith("__pipeline__.")}
-        det = detector_from_state(det_arrays, {k: v for k, v in header.items() if k != "pipeline"})
+        det = detector_from_state({k: v for k, v in arrays.items() if not k.startswith("__pipeline__.")},
+                                  {k: v for k, v in header.items() if k != "pipeline"})
         kind = p.get("kind")
         if kind not in KINDS:
             raise ModelFileError(f"the model file names an unknown pipeline kind {kind!r}")
-        params = _decode(p.get("params", {}))
-        pipe = cls(type(det)._registered_name, kind=kind, detector_params=det.get_params(deep=False), **params)
-        ad = _decode(p["adapter"])
-        pipe.adapter_ = {"image": ImagePreprocessor.from_dict, "audio": AudioFeaturizer.from_dict,
-                         "telemetry": TelemetryWindower.from_dict}.get(kind, lambda d: d)(ad)
+        params = decode_value(p.get("params", {}))
+        pipe = Pipeline(registered_name(det), kind=kind, detector_params=det.get_params(deep=False), **params)
+        cls = pipe._adapter_class()
+        pipe.adapter_ = cls.from_dict(decode_value(p["adapter"]), **dict(pipe.adapter_params or {}),
+                                      **pipe._adapter_options(cls))
         pipe.detector_ = det
         pipe.threshold_ = float(p["threshold"])
         pipe.calibration_scores_ = own["__pipeline__.calibration_scores"]
         pipe.reference_ = (own["__pipeline__.reference_mean"], own["__pipeline__.reference_scale"])
         pipe.n_train_items_ = int(p.get("n_train_items", 0))
         pipe.fit_errors_ = list(p.get("fit_errors", []))
-        return pipe
-
-    def __repr__(self) -> str:
-        det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__
-        return f"Pipeline(detector={det!r}, kind={self.kind!r}, adapter_params={self.adapter_params!r})"
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path} has an unreadable pipeline section: {exc}") from None
+    return pipe
 
 
-def load_pipeline(path: str | os.PathLike) -> Pipeline:
-    """Load a model file written by :meth:`Pipeline.save` (``anomalib_ae.load`` does the same)."""
-    from anomalib_ae.io import ModelFileError, load
-
-    obj = load(path)
-    if not isinstance(obj, Pipeline):
-        raise ModelFileError(f"{path} holds a bare detector, not a pipeline (load it with anomalib_ae.load)")
-    return obj
-
-
-def from_detector(detector) -> Pipeline:
+def from_detector(detector, columns: list[str] | None = None) -> Pipeline:
     """Wrap a fitted tabular detector (e.g. from ``anomalib-ae fit --detector``) as a tabular pipeline.
 
-    Its feature columns are ``feature_names_in_`` (or ``x0, x1, ...``). There are no training
+    Its feature columns are ``feature_names_in_``; for a detector fitted on an array,
+    ``columns`` (default ``x0, x1, ...``), given to it as an array. There are no training
     statistics, so explanations work only for reconstruction detectors.
     """
+    from sklearn.base import clone
+
+    from anomalib_ae.adapters import TabularAdapter
+
     names = getattr(detector, "feature_names_in_", None)
-    cols = [str(c) for c in names] if names is not None else [f"x{j}" for j in range(detector.n_features_in_)]
-    pipe = Pipeline(getattr(type(detector), "_registered_name", None) or type(detector).__name__, kind="tabular")
-    pipe.adapter_ = {"type": "tabular", "columns": cols, "exclude": []}
+    cols = [str(c) for c in names] if names is not None else (
+        list(columns) if columns is not None else [f"x{j}" for j in range(detector.n_features_in_)])
+    pipe = Pipeline(clone(detector), kind="tabular")
+    pipe.adapter_ = TabularAdapter.from_dict({"columns": cols, "exclude": []}, dtype="float64")
+    pipe.adapter_.named_input_ = names is not None
     pipe.detector_ = detector
     pipe.threshold_ = float(detector.threshold_)
     pipe.calibration_scores_ = np.asarray(detector.calibration_scores_, dtype=np.float64)
@@ -560,54 +364,14 @@ def from_detector(detector) -> Pipeline:
     return pipe
 
 
-#: Top-level keys of a config file (see docs/domains.md).
-CONFIG_KEYS = ("adapter", "detector", "threshold", "scoring", "name", "description", "data")
-
-
 def pipeline_from_config(config: dict, *, detector: str | None = None, detector_params: dict | None = None,
                          adapter_params: dict | None = None, kind: str | None = None,
                          contamination: float | None = None) -> Pipeline:
     """Build an unfitted :class:`Pipeline` from a config dict (a parsed ``configs/*.yaml``).
 
-    Keyword arguments override the config (the CLI's command-line flags): ``detector``
-    replaces ``detector.name`` (and drops the config's detector params, which belong to the
-    other detector), ``detector_params`` / ``adapter_params`` update those mappings.
-
-    Raises
-    ------
-    ValueError
-        Unknown keys, a missing ``adapter.kind``, a malformed section.
+    See :func:`anomalib_ae.config.pipeline_params` for the keys and the overrides.
     """
-    config = dict(config or {})
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown:
-        raise ValueError(f"unknown config key(s) {unknown}; valid: {list(CONFIG_KEYS)}")
+    from anomalib_ae.config import pipeline_params
 
-    def section(name: str) -> dict:
-        v = config.get(name) or {}
-        if not isinstance(v, dict):
-            raise ValueError(f"config section {name!r} must be a mapping, got {type(v).__name__}")
-        return dict(v)
-
-    ad, de, th, sc = section("adapter"), section("detector"), section("threshold"), section("scoring")
-    k = kind or ad.pop("kind", None)
-    ad.pop("kind", None)
-    if k is None:
-        raise ValueError("the config needs adapter.kind (tabular, image, audio or telemetry) or pass --kind")
-    a_params = dict(ad.get("params") or {})
-    a_params.update(adapter_params or {})
-    name = detector or de.get("name", "ae")
-    d_params = {} if (detector and detector != de.get("name")) else dict(de.get("params") or {})
-    d_params.update(detector_params or {})
-    unknown = sorted(set(th) - {"contamination", "rule"})
-    if unknown:
-        raise ValueError(f"unknown threshold key(s) {unknown}; valid: ['contamination', 'rule']")
-    if "rule" in th and th["rule"] is not None:
-        d_params.setdefault("threshold", th["rule"])
-    cont = contamination if contamination is not None else th.get("contamination")
-    unknown = sorted(set(sc) - {"clip_aggregate", "timestamp_how"})
-    if unknown:
-        raise ValueError(f"unknown scoring key(s) {unknown}; valid: ['clip_aggregate', 'timestamp_how']")
-    return Pipeline(name, kind=k, adapter_params=a_params, detector_params=d_params,
-                    clip_aggregate=sc.get("clip_aggregate", "mean"), timestamp_how=sc.get("timestamp_how", "mean"),
-                    contamination=cont)
+    return Pipeline(**pipeline_params(config, detector=detector, detector_params=detector_params,
+                                      adapter_params=adapter_params, kind=kind, contamination=contamination))

@@ -26,7 +26,7 @@ GRADIENT_METHODS = ("ig", "gxi")
 
 def supports_gradients(detector) -> bool:
     """Whether ``detector`` has a torch network and a differentiable score."""
-    return getattr(detector, "module_", None) is not None and hasattr(detector, "_prepare")
+    return getattr(detector, "module_", None) is not None and hasattr(detector, "prepare_input")
 
 
 def score_function(detector):
@@ -36,15 +36,16 @@ def score_function(detector):
     if not supports_gradients(detector):
         raise ValueError(f"{type(detector).__name__} has no torch network to take gradients of")
     module = detector.module_.eval()
-    name = getattr(type(detector), "_registered_name", "")
+    from anomalib_ae.explain.methods import detector_name
+
+    name = detector_name(detector)
     if name == "sage" and getattr(detector, "train_latents_", None) is not None:
-        from anomalib_ae.nn.sage import knn_distance
-
         ref = torch.from_numpy(np.asarray(detector.train_latents_, dtype=np.float32))
-        k = int(detector.n_neighbors)
+        k = max(1, min(int(detector.n_neighbors), ref.shape[0]))
 
-        def f(x):
-            return knn_distance(module.encode(x), ref.to(x.device), k)
+        def f(x):  # SAGE's latent signal: mean distance to the k nearest training codes
+            d = torch.cdist(module.encode(x), ref.to(x.device), compute_mode="donot_use_mm_for_euclid_dist")
+            return d.topk(k, dim=1, largest=False).values.mean(dim=1)
 
         return f
     if hasattr(detector, "discriminator_") and hasattr(detector, "recon_kl_scale_"):
@@ -76,7 +77,7 @@ def gradient_attributions(detector, X, method: str = "ig", n_steps: int = 32, ba
         raise ValueError(f"unknown gradient method {method!r}; valid: {list(GRADIENT_METHODS)}")
     f = score_function(detector)
     X = np.asarray(X)
-    Xs = detector._prepare(X)
+    Xs = detector.prepare_input(X)
     explainer = IntegratedGradients(f) if method == "ig" else InputXGradient(f)
     out = []
     with torch.enable_grad():

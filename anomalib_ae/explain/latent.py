@@ -14,13 +14,13 @@ def latent_codes(detector, X, batch_size: int = 256) -> np.ndarray:
 
     X = np.asarray(X)
     module = getattr(detector, "module_", None)
-    if module is None or not hasattr(detector, "_prepare"):
+    if module is None or not hasattr(detector, "prepare_input"):
         mean = getattr(detector, "train_mean_", None)
         scale = getattr(detector, "train_scale_", None)
         Z = X.astype(np.float64) if mean is None else (X - mean) / scale
         return Z.reshape(len(X), -1)
     enc = getattr(module, "encode", None) or module
-    Xs = detector._prepare(X)
+    Xs = detector.prepare_input(X)
     module.eval()
     out = []
     with torch.no_grad():

@@ -40,8 +40,14 @@ def shares(A: np.ndarray) -> np.ndarray:
 METHODS = ("combined", "residual", "residual_norm", "ig", "gxi", "occlusion", "ensemble", "zscore")
 
 
-def _name(detector) -> str:
-    return getattr(type(detector), "_registered_name", "") or ""
+def detector_name(detector) -> str:
+    """The registered name of ``detector`` ("" for an unregistered class)."""
+    from anomalib_ae.detectors.state import registered_name
+
+    try:
+        return registered_name(detector)
+    except (TypeError, ValueError):
+        return ""
 
 
 def available_methods(detector) -> list[str]:
@@ -54,7 +60,7 @@ def available_methods(detector) -> list[str]:
         out.append("ensemble")
     deep = supports_gradients(detector)
     recon = deep and has_reconstruction(detector)
-    if _name(detector) == "sage" and deep:
+    if detector_name(detector) == "sage" and deep:
         out.extend(["ig", "gxi"])
     if recon:
         # images: occlusion of patches adds nothing to the residual map (tiles: pixel AUROC 0.50 vs 0.64)

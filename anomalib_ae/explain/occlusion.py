@@ -31,6 +31,15 @@ def _scorer(detector):
     return lambda A: detector.score(pd.DataFrame(A, columns=cols))
 
 
+def _infer_kind(shape: tuple[int, ...]) -> str:
+    """The deep detectors' reading of a per-sample shape: vector, window, or (square / 3-D) image."""
+    if len(shape) == 1:
+        return "vector"
+    if len(shape) == 2:
+        return "image" if shape[0] == shape[1] >= 8 else "window"
+    return "image"
+
+
 def _image_axes(shape: tuple[int, ...]) -> tuple[int, int]:
     """(row axis, col axis) of one image of per-sample ``shape``."""
     if len(shape) == 2:
@@ -67,9 +76,7 @@ def occlusion_attributions(detector, X, median=None, *, kind: str | None = None,
     if median.shape != X.shape[1:]:
         raise ValueError(f"median has shape {median.shape}, one sample of X has {X.shape[1:]}")
     if kind is None:
-        from anomalib_ae.detectors._deep import infer_input_kind
-
-        kind = getattr(detector, "input_kind_", None) or infer_input_kind(tuple(X.shape[1:]))
+        kind = getattr(detector, "input_kind_", None) or _infer_kind(tuple(X.shape[1:]))
     score = _scorer(detector)
     base = score(X)
     out = np.zeros(X.shape, dtype=np.float64)

@@ -14,13 +14,6 @@ import numpy as np
 __all__ = ["has_reconstruction", "reconstruction_residuals", "normalized_residuals", "residual_scale"]
 
 
-def _module_and_prepare(detector):
-    module = getattr(detector, "module_", None)
-    if module is None or not hasattr(detector, "_prepare"):
-        return None, None
-    return module, detector._prepare
-
-
 def to_input_layout(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Model-layout values ``(n, C, H, W)`` back to the caller's layout ``shape``."""
     if a.shape == tuple(shape):
@@ -32,51 +25,22 @@ def to_input_layout(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     raise ValueError(f"cannot map attributions of shape {a.shape} onto inputs of shape {tuple(shape)}")
 
 
-def _residuals_prepared(module, Xs: np.ndarray) -> np.ndarray | None:
-    import torch
-
-    module.eval()
-    device = next(iter(module.parameters()), torch.empty(0)).device
-    outs = []
-    with torch.no_grad():
-        for start in range(0, len(Xs), 256):
-            x = torch.from_numpy(np.ascontiguousarray(Xs[start:start + 256])).to(device)
-            if hasattr(module, "_masked_errors") and hasattr(module, "error_map"):  # masked AE: per value already
-                y = module.error_map(x)
-                if y.shape != x.shape and y.dim() == x.dim() - 1:
-                    y = y.unsqueeze(1).expand_as(x)
-                outs.append(y.double().cpu().numpy())
-                continue
-            target = getattr(module, "autoencoder", module)  # sage wraps its autoencoder
-            try:
-                r = target(x)
-            except Exception:  # noqa: BLE001 - a module whose forward is not a reconstruction
-                return None
-            if isinstance(r, (tuple, list)):
-                r = r[0]
-            if not isinstance(r, torch.Tensor) or r.shape != x.shape:
-                return None
-            outs.append((r - x).double().pow(2).cpu().numpy())
-    return np.concatenate(outs) if outs else np.zeros((0, *Xs.shape[1:]))
-
-
 def has_reconstruction(detector) -> bool:
-    """Whether ``detector`` reconstructs its input (checked on one training-shaped zero row)."""
-    module, prepare = _module_and_prepare(detector)
-    if module is None or not hasattr(detector, "input_shape_"):
+    """Whether ``detector`` reconstructs its input (its public ``error_map`` gives per-value errors)."""
+    if getattr(detector, "error_map", None) is None or not hasattr(detector, "input_shape_"):
         return False
     probe = np.zeros((1, *detector.input_shape_), dtype=np.float32)
-    return _residuals_prepared(module, prepare(probe)) is not None
+    return detector.error_map(probe) is not None
 
 
 def reconstruction_residuals(detector, X) -> np.ndarray | None:
     """Squared reconstruction error per value with ``X``'s shape, or None without a reconstruction."""
-    module, prepare = _module_and_prepare(detector)
-    if module is None:
+    error_map = getattr(detector, "error_map", None)
+    if error_map is None:
         return None
     X = np.asarray(X)
-    r = _residuals_prepared(module, prepare(X))
-    return None if r is None else to_input_layout(r, X.shape)
+    r = error_map(X)
+    return None if r is None else to_input_layout(np.asarray(r, dtype=np.float64), X.shape)
 
 
 def residual_scale(detector, X_train) -> np.ndarray | None:

@@ -55,6 +55,15 @@ class ReportData:
     feature_word: str = "feature"
 
 
+def _detector_name(det) -> str:
+    from anomalib_ae.detectors.state import registered_name
+
+    try:
+        return registered_name(det)
+    except TypeError:
+        return type(det).__name__
+
+
 def _item_name(table, i: int) -> str:
     for col in ("path", "item", "row", "row_id"):
         if col in table.columns:
@@ -69,7 +78,7 @@ def _shares(c: np.ndarray) -> np.ndarray:
     return np.divide(p, t, out=np.zeros_like(p), where=t > 0)
 
 
-def build_report(model, data, *, top_k: int = 10, n_features: int = 5, labels=None, input_name: str | None = None,
+def build_report(model, data, *, top_k: int = 10, method: str = "auto", n_features: int = 5, labels=None, input_name: str | None = None,
                  model_name: str | None = None) -> ReportData:
     """Score ``data`` with ``model`` (a Pipeline or a fitted tabular detector) and explain the ``top_k`` items.
 
@@ -85,9 +94,9 @@ def build_report(model, data, *, top_k: int = 10, n_features: int = 5, labels=No
     table, scores = res.table, res.scores
     ok = np.isfinite(scores)
     flagged = ok & (np.nan_to_num(scores, nan=-np.inf) > pipe.threshold_)
-    ex = pipe.explain(res, top_k=top_k)
-    top = ex["top"]
-    names = list(ex.get("feature_names", []))
+    ex = pipe.explain(res, top_k=top_k, method=method)
+    top = ex.top
+    names = list(ex.feature_names)
 
     fig, ax = figure((6.5, 3.2))
     plots.ScoreHistogramDisplay.from_scores(scores[ok], pipe.threshold_, ax=ax,
@@ -102,7 +111,7 @@ def build_report(model, data, *, top_k: int = 10, n_features: int = 5, labels=No
             plots.plot_pr_curve(lab[ok], scores[ok], ax=axes[1], threshold=pipe.threshold_)
             curves = png_data_uri(fig)
 
-    contrib = np.asarray(ex.get("contributions", np.zeros((len(top), 0))))
+    contrib = np.asarray(ex.contributions)
     items = []
     for k, i in enumerate(top):
         prob = table["probability"].iloc[i] if "probability" in table else None
@@ -110,12 +119,12 @@ def build_report(model, data, *, top_k: int = 10, n_features: int = 5, labels=No
                           bool(flagged[i]))
         if pipe.kind == "image":
             fig, ax = figure((3.2, 3.2))
-            m = ex["maps"][k]
-            plots.plot_map_overlay(ex["images"][k], m, threshold=float(np.quantile(ex["maps"], 0.99)), ax=ax)
+            m = ex.maps[k]
+            plots.plot_map_overlay(ex.images[k], m, threshold=float(np.quantile(ex.maps, 0.99)), ax=ax)
             item.image = png_data_uri(fig)
-        elif pipe.kind == "audio" and ex.get("log_mels") and ex["log_mels"][k] is not None:
+        elif pipe.kind == "audio" and ex.log_mels and ex.log_mels[k] is not None:
             fig, ax = figure((5, 2.6))
-            plots.plot_spectrogram_overlay(ex["log_mels"][k], ex["maps"][k], ax=ax)
+            plots.plot_spectrogram_overlay(ex.log_mels[k], ex.maps[k], ax=ax)
             item.image = png_data_uri(fig)
         if contrib.shape[1] == len(names) and names and pipe.kind != "image":
             sh = _shares(contrib[k:k + 1])[0]
@@ -123,15 +132,14 @@ def build_report(model, data, *, top_k: int = 10, n_features: int = 5, labels=No
             item.features = [(str(names[j]), float(sh[j])) for j in order]
             if pipe.kind != "audio":
                 fig, ax = figure((4.5, 0.28 * n_features + 1.0))
-                plots.plot_top_contributions(contrib[k], names, k=n_features, ax=ax, method=ex["method"])
+                plots.plot_top_contributions(contrib[k], names, k=n_features, ax=ax, method=ex.method)
                 item.image = png_data_uri(fig)
         items.append(item)
 
     out = ReportData(
-        model_name=model_name or "model", detector=str(getattr(type(pipe.detector_), "_registered_name", type(pipe.detector_).__name__)),
-        kind=pipe.kind, method=str(ex.get("method", "")), input_name=input_name or str(data),
-        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=anomalib_ae.__version__
-        if hasattr(anomalib_ae, "__version__") else "", n_items=int(len(table)), n_scored=int(ok.sum()),
+        model_name=model_name or "model", detector=_detector_name(pipe.detector_),
+        kind=pipe.kind, method=str(ex.method), input_name=input_name or str(data),
+        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=anomalib_ae.__version__, n_items=int(len(table)), n_scored=int(ok.sum()),
         n_flagged=int(flagged.sum()), n_errors=int(table["error"].notna().sum()) if "error" in table else 0,
         threshold=float(pipe.threshold_), histogram=histogram, top=items, curves=curves,
         feature_word={"telemetry": "metric", "audio": "mel band"}.get(pipe.kind, "feature"),
@@ -139,10 +147,10 @@ def build_report(model, data, *, top_k: int = 10, n_features: int = 5, labels=No
     if "error" in table:
         bad = np.flatnonzero(table["error"].notna().to_numpy())[:20]
         out.errors = [(_item_name(table, int(i)), str(table["error"].iloc[i])) for i in bad]
-    if pipe.kind == "telemetry" and "row_contributions" in ex:
+    if pipe.kind == "telemetry" and ex.row_contributions is not None:
         from anomalib_ae.explain.spans import span_culprits
 
-        rc = ex["row_contributions"]
+        rc = ex.row_contributions
         fig, ax = figure((10, 3))
         plots.plot_flagged_timeline(np.arange(len(scores)), scores, pipe.threshold_, rc, names, ax=ax)
         ax.set_xlabel("row")
