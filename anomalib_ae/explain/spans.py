@@ -40,14 +40,22 @@ def flagged_spans(scores, threshold: float, min_gap: int = 0) -> list[tuple[int,
 
 def span_culprits(scores, threshold: float, contributions, names: Sequence[str], k: int = 3,
                   min_gap: int = 0) -> list[Span]:
-    """Each flagged span with the ``k`` metrics of largest total (positive) contribution over its rows."""
+    """Each flagged span with its ``k`` culprit metrics.
+
+    Each row's positive contributions are turned into shares and weighted by how far the row's
+    score is above the threshold, so the most anomalous rows of a long span name its culprits
+    whatever the attribution's units (residuals, occlusion drops, shares).
+    """
     c = np.clip(np.nan_to_num(np.asarray(contributions, dtype=np.float64)), 0, None)
     s = np.asarray(scores, dtype=np.float64)
     if c.shape != (len(s), len(names)):
         raise ValueError(f"contributions must be (n_rows={len(s)}, n_metrics={len(names)}), got {c.shape}")
+    row_tot = c.sum(axis=1, keepdims=True)
+    shares = np.divide(c, row_tot, out=np.zeros_like(c), where=row_tot > 0)
+    excess = np.clip(np.nan_to_num(s - threshold, nan=0.0), 0, None)[:, None]
     out = []
     for a, b in flagged_spans(s, threshold, min_gap):
-        tot = c[a:b].sum(axis=0)
+        tot = (shares[a:b] * excess[a:b]).sum(axis=0)
         t = tot.sum()
         order = np.argsort(-tot, kind="stable")[:k]
         out.append(Span(a, b, float(np.nanmax(s[a:b])),
