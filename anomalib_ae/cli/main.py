@@ -22,8 +22,8 @@ import click
 from anomalib_ae.cli.demo import demo_cmd
 from anomalib_ae.cli.explain import explain_cmd
 from anomalib_ae.cli.fit import fit_cmd
-from anomalib_ae.cli.report import report_cmd
 from anomalib_ae.cli.pull import pull_cmd
+from anomalib_ae.cli.report import report_cmd
 from anomalib_ae.cli.score import score_cmd
 
 
