@@ -173,6 +173,8 @@ def tiles(data: Path, n_test: int | None, epochs: int, log) -> dict:
 def markdown(res: dict) -> str:
     L = [f"# Explanation benchmark ({res['mode']})", "", f"command: `{res['command']}`  ", f"{res['platform']}, "
          f"{res['seconds']:.0f} s", ""]
+    for part, run in res.get("earlier_runs", {}).items():
+        L += [f"{part} part from an earlier run: `{run['command']}`, {run['seconds']:.0f} s  ", ""]
     if "smd" in res:
         s = res["smd"]
         L += [f"## SMD culprit metrics, mean over {len(s['machines'])} machine(s)", "",
