@@ -211,6 +211,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="the default: 4 SMD machines and 160 test tiles")
     p.add_argument("--full", action="store_true", help="all 19 machines and all 744 test tiles")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--parts", default="smd,tiles", help="comma-separated: smd, tiles")
