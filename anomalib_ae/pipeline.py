@@ -215,25 +215,35 @@ class Pipeline:
         return np.where(np.isfinite(s), (s > self.threshold_).astype(np.int64), -1)
 
     # ------------------------------------------------------------------ explain
-    def explain(self, data, top_k: int = 5) -> Explanation:
+    def explain(self, data, top_k: int = 5, method: str = "auto") -> Explanation:
         """Attributions of the ``top_k`` highest-scoring items.
 
         Parameters
         ----------
         data : as for :meth:`score_items`, or a :class:`ScoreResult` of it
         top_k : int, default=5
+        method : str, default "auto"
+            An attribution method of :mod:`anomalib_ae.explain.methods` (``"residual"``,
+            ``"combined"``, ``"ig"``, ``"gxi"``, ``"occlusion"``, ``"ensemble"``, ``"zscore"``);
+            ``"auto"`` takes the detector's default (audio clips: the residual when there is one).
 
         Returns
         -------
         Explanation
-            See :class:`~anomalib_ae.explain.types.Explanation` (``method`` is
-            "reconstruction" or "zscore", see :mod:`anomalib_ae.explain`).
+            See :class:`~anomalib_ae.explain.types.Explanation` (``method`` names the method used).
         """
         self._check_fitted()
         res = data if isinstance(data, ScoreResult) else self.score_items(data)
         s = np.where(np.isfinite(res.scores), res.scores, -np.inf)
         top = [int(i) for i in np.argsort(-s, kind="stable")[: int(top_k)] if np.isfinite(res.scores[i])]
-        return self.adapter_.explain(self.detector_, res, top, self.reference_)
+        import functools
+
+        from anomalib_ae.explain.methods import attribute, available_methods
+
+        if method == "auto" and self.kind == "audio" and "residual" in available_methods(self.detector_):
+            method = "residual"  # spectrogram error maps; occluding 640 stacked mel values per frame adds little
+        fn = functools.partial(_attribute_or_zscore, method=method, reference=self.reference_, attribute=attribute)
+        return self.adapter_.explain(self.detector_, res, top, self.reference_, attribute=fn)
 
     # ------------------------------------------------------------------ persistence
     def adapter_dict(self) -> dict:
@@ -276,6 +286,23 @@ class Pipeline:
     def __repr__(self) -> str:
         det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__
         return f"Pipeline(detector={det!r}, kind={self.kind!r}, adapter_params={self.adapter_params!r})"
+
+
+def _attribute_or_zscore(detector, X, *, method, reference, attribute):
+    """``attribute(detector, X, method)``; a detector from before training statistics were stored
+    falls back to z-scores against the pipeline's reference."""
+    if method == "auto" and getattr(detector, "train_median_", None) is None:  # a file from before they were stored
+        from anomalib_ae.explain.residuals import reconstruction_residuals
+
+        r = reconstruction_residuals(detector, X)
+        if r is not None:
+            return r, "residual"
+        if reference is None:
+            raise ValueError(f"{type(detector).__name__} was fitted without training statistics; refit it to explain")
+        mean, scale = (np.asarray(a, dtype=np.float64) for a in reference)
+        z = (np.asarray(X, dtype=np.float64) - mean) / np.where(scale > 0, scale, 1.0)
+        return z * z, "zscore"
+    return attribute(detector, X, method)
 
 
 def load_pipeline(path: str | os.PathLike) -> Pipeline:

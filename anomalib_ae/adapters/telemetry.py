@@ -105,9 +105,9 @@ class TelemetryAdapter(Adapter):
         """Training mean / std of every metric (over windows and time steps)."""
         return fit_standardizer(np.asarray(X), "window", dtype=np.float64)
 
-    def explain(self, detector, result, top, reference) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
         batch = result.details.windows
-        c, method = feature_contributions(detector, batch.X, reference)
+        c, method = feature_contributions(detector, batch.X, reference, attribute)
         rowc = telemetry_contributions(c, batch, how=self.timestamp_how)
         names = list(batch.metric_cols)
         return Explanation(method=method, feature_names=names, top=list(top), item_ids=self._item_ids(result, top),

@@ -115,6 +115,10 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         parse_threshold(getattr(self, "threshold", None))  # fail before training on a bad strategy
         self.calibration_scores_ = None
         self._fit(X, y)
+        from anomalib_ae.explain.reference import fit_reference
+
+        for name, value in fit_reference(self, X).items():  # what explanations need, saved with the model
+            setattr(self, name, value)
         self.decision_scores_ = self._checked_scores(self._training_scores(X), X.shape[0])
         if getattr(self, "calibration_scores_", None) is None:
             # No held-out normal data: calibrate on training scores (optimistic, documented).
