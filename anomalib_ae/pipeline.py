@@ -9,19 +9,22 @@ The adapter's settings (image size and mode, audio features, telemetry window an
 table columns) are saved in the same safe model file as the detector and re-applied at
 score time, so a reloaded pipeline scores bit-identically.
 
-Item scores and thresholds
---------------------------
-* ``image`` / ``tabular``: one detector sample per item; the calibration scores are the
-  detector's (held-out normal samples for the deep detectors, else training scores) and
-  ``threshold_`` is their ``1 - contamination`` quantile (the detector's own ``threshold_``
-  uses training scores, which sit too low when a network fits its training images closely).
+Item scores, thresholds and probabilities
+-----------------------------------------
+* ``image`` / ``tabular``: one detector sample per item.
 * ``audio``: the detector scores frame vectors; a clip's score aggregates its frame scores
   (``clip_aggregate``: ``"mean"`` default as in DCASE, ``"max"`` or ``"quantile:q"``).
 * ``telemetry``: the detector scores windows; a timestamp's score combines the windows that
   cover it (``timestamp_how``: ``"mean"`` or ``"max"``).
-For audio and telemetry, ``threshold_`` is the ``1 - contamination`` quantile of the
-training items' aggregated scores, and probabilities are conformal against those same
-training item scores (optimistic: they were seen in training).
+
+``calibration_scores_`` are item scores of normal items the detector did not train on
+(held-out items, recordings or a time-ordered tail; see :mod:`anomalib_ae.alarms`), and
+``threshold_`` resolves the threshold rule (``threshold``: ``"fpr:0.01"``,
+``"contamination:0.05"``, a score, ``"pythresh:..."``; None = the contamination rule) on them
+with :func:`~anomalib_ae.scoring.threshold.resolve_threshold`, as every detector does.
+``score_items`` reports the conformal ``p_value`` and a ``probability`` from
+:mod:`anomalib_ae.scoring.probability`. :meth:`Pipeline.calibrate` re-calibrates on fresh
+normal data without refitting.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from anomalib_ae.scoring.threshold import parse_threshold
 
 __all__ = ["KINDS", "Pipeline", "ScoreResult", "from_detector", "load_pipeline", "pipeline_from_config"]
 
@@ -48,8 +53,11 @@ class ScoreResult:
     ----------
     table : DataFrame
         One row per input item (image, clip, timestamp or table row), with ``score``,
-        ``probability`` (1 - conformal p-value), ``is_anomaly`` and ``error`` (why an item
-        could not be scored; its score is then NaN).
+        ``p_value`` (conformal p-value against the calibration scores: the share of held-out
+        normal items scoring at least as high), ``probability`` (P(anomaly) from the p-value,
+        see :mod:`anomalib_ae.scoring.probability`), ``is_anomaly`` and ``error`` (why an
+        item could not be scored; its score is then NaN). With ``rolling_window`` also
+        ``threshold`` (in force for that item) and ``drift_warning``.
     scores : ndarray of float64 of shape (len(table),)
         The ``score`` column.
     details : dict
@@ -89,7 +97,20 @@ class Pipeline:
     timestamp_how : {"mean", "max"}, default="mean"
         Telemetry: window scores -> timestamp score.
     contamination : float or None, default=None
-        Threshold: share of training items flagged. ``None`` keeps the detector's.
+        Share of held-out normal items above the threshold (the contamination rule), and the
+        prior of the label-free probability. ``None`` keeps the detector's.
+    threshold : None, str or float, default=None
+        Threshold rule (:mod:`anomalib_ae.scoring.threshold`): ``"fpr:0.01"``,
+        ``"contamination:0.05"``, a fixed score or ``"pythresh:<method>"``. None: the
+        detector's ``threshold`` parameter when it has one, else the contamination rule.
+    calibration : {"auto", "holdout", "crossfit", "train"}, default="auto"
+        Where the item calibration scores come from; see :mod:`anomalib_ae.alarms`.
+    calibration_fraction : float, default=0.2
+        Share of recordings / of each entity's rows (time-ordered tail) held out.
+    rolling_window : int or None, default=None
+        Telemetry: rolling re-calibration over this many recent items presumed normal
+        (:mod:`anomalib_ae.scoring.rolling`), with a drift warning; needs an ``fpr`` or
+        contamination rule.
     """
 
     def __init__(
@@ -101,7 +122,15 @@ class Pipeline:
         clip_aggregate: str = "mean",
         timestamp_how: str = "mean",
         contamination: float | None = None,
+        threshold: Any = None,
+        calibration: str = "auto",
+        calibration_fraction: float = 0.2,
+        rolling_window: int | None = None,
     ):
+        self.threshold = threshold
+        self.calibration = calibration
+        self.calibration_fraction = calibration_fraction
+        self.rolling_window = rolling_window
         self.detector = detector
         self.kind = kind
         self.adapter_params = adapter_params
@@ -117,6 +146,8 @@ class Pipeline:
         params = dict(self.detector_params or {})
         if self.contamination is not None:
             params.setdefault("contamination", self.contamination)
+        if self.threshold is not None and self.kind in ("tabular", "image"):
+            params["threshold"] = self.threshold  # one rule: the detector flags what the pipeline flags
         if isinstance(self.detector, str):
             return anomalib_ae.create(self.detector, **params)
         from sklearn.base import clone
@@ -275,41 +306,84 @@ class Pipeline:
         self.adapter_ = self._make_adapter()
         if self.kind == "image" and isinstance(data, (str, os.PathLike)) and (Path(data) / "good").is_dir():
             data = Path(data) / "good"
-        f = self._features(data, fitting=True)
-        bad = [(i, e) for i, e in enumerate(f["errors"]) if e is not None]
-        if bad and self.kind == "tabular":
-            i, e = bad[0]
-            raise ValueError(f"{len(bad)} training row(s) have unusable values (first: row {i}: {e})")
-        self.fit_errors_ = [f"{self._item_name(f, i)}: {e}" for i, e in bad]
-        if bad and self.kind in ("image", "audio"):
-            warnings.warn(f"{len(bad)} training file(s) skipped: " + "; ".join(self.fit_errors_[:3]), UserWarning,
-                          stacklevel=2)
-        X = f["X"]
-        if len(X) == 0:
-            raise ValueError("no usable training data: every item failed to load")
-        det = self._make_detector()
-        if self.kind == "tabular":
-            det.fit(pd.DataFrame(X, columns=self.adapter_["columns"]))
-        else:
-            det.fit(X)
+        from anomalib_ae.alarms import fit_calibrated
+
+        parse_threshold(self.threshold)
+        fc = fit_calibrated(self, data)
+        f, det = fc.features, fc.detector
         self.detector_ = det
-        self.reference_ = self._reference(X)
-        if self.kind in ("audio", "telemetry"):
-            item = self._item_scores(det.decision_scores_, f)
-            item = item[np.isfinite(item)]
-            from anomalib_ae.scoring.threshold import contamination_threshold
-
-            self.threshold_ = contamination_threshold(item, det.contamination)
-            self.calibration_scores_ = np.sort(item)
-        else:
-            from anomalib_ae.scoring.threshold import contamination_threshold
-
-            # held-out normal scores when the detector kept some (deep detectors do): a threshold
-            # on training scores alone is too low for a model that fits its training data closely
-            self.calibration_scores_ = np.asarray(det.calibration_scores_, dtype=np.float64)
-            self.threshold_ = contamination_threshold(self.calibration_scores_, det.contamination)
+        self.reference_ = self._reference(f["X"])
+        self.calibration_scores_ = np.asarray(fc.calibration_scores, dtype=np.float64)
+        self.calibration_method_ = fc.method
+        self.probability_map_ = None
+        self._set_threshold(self.rule(), fc.train_item_scores)
         self.n_train_items_ = int(f["valid"].sum())
         return self
+
+    def rule(self):
+        """The threshold rule in force: ``threshold``, else the detector's, else None (contamination)."""
+        if self.threshold is not None:
+            return self.threshold
+        det = getattr(self, "detector_", None)
+        return getattr(det, "threshold", None) if det is not None else (self.detector_params or {}).get("threshold")
+
+    def _contamination(self) -> float:
+        return float(self.contamination if self.contamination is not None else self.detector_.contamination)
+
+    def _set_threshold(self, rule, train_item_scores=None) -> None:
+        from anomalib_ae.scoring.threshold import resolve_threshold
+
+        self.threshold_ = resolve_threshold(rule, train_item_scores, self.calibration_scores_, self._contamination())
+
+    def calibrate(self, data, threshold="keep") -> "Pipeline":
+        """Re-calibrate on fresh normal ``data`` without refitting (e.g. after a maintenance shift).
+
+        The calibration scores become the item scores of ``data`` (time-ordered for
+        telemetry), and the rule (``threshold``, or the current one when ``"keep"``) is
+        resolved on them. Item scores never change; thresholds, p-values and probabilities do.
+        """
+        self._check_fitted()
+        if threshold != "keep":
+            parse_threshold(threshold)
+            self.threshold = threshold
+        res = self.score_items(data)
+        s = res.scores
+        if self.kind == "telemetry":
+            s = s[np.argsort(res.table[self.adapter_.timestamp_col].to_numpy(), kind="stable")]
+        s = s[np.isfinite(s)]
+        if s.size == 0:
+            raise ValueError("no item of the calibration data could be scored")
+        self.calibration_scores_ = s
+        self.calibration_method_ = "recalibrated"
+        self._set_threshold(self.rule(), s)
+        return self
+
+    def calibrate_probability(self, data, labels, method: str = "platt", prior: float | None = None) -> "Pipeline":
+        """Fit the ``p-value -> P(anomaly)`` map on labelled items (``labels``: 1 anomaly, 0 normal,
+        one per item of ``data``; items that fail to score are skipped). See
+        :meth:`anomalib_ae.detectors.base.BaseDetector.calibrate_probability`."""
+        from anomalib_ae.scoring.probability import fit_probability_map, loo_p_values
+
+        res = self.score_items(data)
+        y = np.asarray(labels, dtype=np.float64).reshape(-1)
+        if y.size != len(res.table):
+            raise ValueError(f"{y.size} labels for {len(res.table)} items")
+        ok = np.isfinite(res.table["p_value"].to_numpy(np.float64))
+        p, y = res.table["p_value"].to_numpy(np.float64)[ok], y[ok]
+        if y.size and np.all(y == 1):
+            p = np.concatenate([p, loo_p_values(self.calibration_scores_)])
+            y = np.concatenate([y, np.zeros(len(self.calibration_scores_))])
+        self.probability_map_ = fit_probability_map(p, y, method=method, prior=prior).to_dict()
+        return self
+
+    def probability_map(self):
+        """The fitted map, else the label-free prior bound (prior: the contamination share)."""
+        from anomalib_ae.scoring.probability import ProbabilityMap
+
+        if getattr(self, "probability_map_", None):
+            return ProbabilityMap.from_dict(self.probability_map_)
+        kind, value = parse_threshold(self.rule())
+        return ProbabilityMap("prior", prior=value if kind == "contamination" and value else self._contamination())
 
     def _reference(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Training mean / std for model-agnostic (z-score) explanations."""
@@ -366,19 +440,35 @@ class Pipeline:
         else:
             score[valid] = per
         ok = np.isfinite(score)
-        proba = np.full(n, np.nan)
+        pval = np.full(n, np.nan)
         if ok.any():
-            proba[ok] = 1.0 - conformal_p_values(self.calibration_scores_, score[ok])
+            pval[ok] = conformal_p_values(self.calibration_scores_, score[ok])
         flag = pd.array([pd.NA] * n, dtype="boolean")
         flag[ok] = score[ok] > self.threshold_
+        extra = {}
+        if self.rolling_window and self.kind == "telemetry" and ok.any():
+            from anomalib_ae.alarms import rolling_table
+
+            kind, value = parse_threshold(self.rule())
+            if kind not in ("fpr", "contamination"):
+                raise ValueError("rolling re-calibration needs an 'fpr:<rate>' or contamination rule")
+            roll = rolling_table(self, f["items"], np.where(ok, score, np.nan), value or self._contamination())
+            pval[ok], flag[ok] = roll["p_value"][ok], roll["is_anomaly"][ok]
+            extra = {"threshold": roll["threshold"], "drift_warning": roll["drift_warning"]}
+        proba = np.full(n, np.nan)
+        if ok.any():
+            proba[ok] = self.probability_map()(pval[ok])
         errors = list(f["errors"])
         for i in np.flatnonzero(~ok):
             if errors[i] is None:
                 errors[i] = "not scored"
         table = f["items"].copy()
         table["score"] = score
+        table["p_value"] = pval
         table["probability"] = proba
         table["is_anomaly"] = flag
+        for k, v in extra.items():
+            table[k] = v
         table["error"] = pd.array(errors, dtype="string")
         details = {"X": f["X"], "raw_scores": raw, "valid": valid}
         for k in ("clip_index", "n_clips", "batch", "paths"):
@@ -392,8 +482,8 @@ class Pipeline:
 
     def predict(self, data) -> np.ndarray:
         """1 = anomalous, 0 = normal, -1 = could not be scored (one per item)."""
-        s = self.score(data)
-        return np.where(np.isfinite(s), (s > self.threshold_).astype(np.int64), -1)
+        t = self.score_items(data).table
+        return np.where(t["is_anomaly"].isna(), -1, t["is_anomaly"].fillna(False).astype(np.int64))
 
     # ------------------------------------------------------------------ explain
     def explain(self, data, top_k: int = 5) -> dict:
@@ -494,8 +584,14 @@ class Pipeline:
                 "clip_aggregate": self.clip_aggregate,
                 "timestamp_how": self.timestamp_how,
                 "contamination": self.contamination,
+                "threshold": self.threshold,
+                "calibration": self.calibration,
+                "calibration_fraction": self.calibration_fraction,
+                "rolling_window": self.rolling_window,
             }),
             "threshold": float(self.threshold_),
+            "calibration_method": getattr(self, "calibration_method_", "unknown"),
+            "probability_map": getattr(self, "probability_map_", None),
             "n_train_items": int(self.n_train_items_),
             "fit_errors": list(self.fit_errors_),
         }
@@ -524,6 +620,8 @@ class Pipeline:
         pipe.reference_ = (own["__pipeline__.reference_mean"], own["__pipeline__.reference_scale"])
         pipe.n_train_items_ = int(p.get("n_train_items", 0))
         pipe.fit_errors_ = list(p.get("fit_errors", []))
+        pipe.calibration_method_ = p.get("calibration_method", "unknown")
+        pipe.probability_map_ = p.get("probability_map")
         return pipe
 
     def __repr__(self) -> str:
@@ -554,6 +652,8 @@ def from_detector(detector) -> Pipeline:
     pipe.detector_ = detector
     pipe.threshold_ = float(detector.threshold_)
     pipe.calibration_scores_ = np.asarray(detector.calibration_scores_, dtype=np.float64)
+    pipe.calibration_method_ = getattr(detector, "calibration_method_", "detector")
+    pipe.probability_map_ = getattr(detector, "probability_map_", None)
     pipe.reference_ = None
     pipe.n_train_items_ = 0
     pipe.fit_errors_ = []
@@ -566,10 +666,11 @@ CONFIG_KEYS = ("adapter", "detector", "threshold", "scoring", "name", "descripti
 
 def pipeline_from_config(config: dict, *, detector: str | None = None, detector_params: dict | None = None,
                          adapter_params: dict | None = None, kind: str | None = None,
-                         contamination: float | None = None) -> Pipeline:
+                         contamination: float | None = None, threshold: Any = None) -> Pipeline:
     """Build an unfitted :class:`Pipeline` from a config dict (a parsed ``configs/*.yaml``).
 
-    Keyword arguments override the config (the CLI's command-line flags): ``detector``
+    Keyword arguments override the config (the CLI's command-line flags; ``threshold``
+    overrides ``threshold.rule``): ``detector``
     replaces ``detector.name`` (and drops the config's detector params, which belong to the
     other detector), ``detector_params`` / ``adapter_params`` update those mappings.
 
@@ -599,15 +700,17 @@ def pipeline_from_config(config: dict, *, detector: str | None = None, detector_
     name = detector or de.get("name", "ae")
     d_params = {} if (detector and detector != de.get("name")) else dict(de.get("params") or {})
     d_params.update(detector_params or {})
-    unknown = sorted(set(th) - {"contamination", "rule"})
+    th_keys = {"contamination", "rule", "calibration", "calibration_fraction", "rolling_window"}
+    unknown = sorted(set(th) - th_keys)
     if unknown:
-        raise ValueError(f"unknown threshold key(s) {unknown}; valid: ['contamination', 'rule']")
-    if "rule" in th and th["rule"] is not None:
-        d_params.setdefault("threshold", th["rule"])
+        raise ValueError(f"unknown threshold key(s) {unknown}; valid: {sorted(th_keys)}")
+    cal = {k: th[k] for k in ("calibration", "calibration_fraction", "rolling_window") if th.get(k) is not None}
+    rule = threshold if threshold is not None else th.get("rule")
+    parse_threshold(rule)
     cont = contamination if contamination is not None else th.get("contamination")
     unknown = sorted(set(sc) - {"clip_aggregate", "timestamp_how"})
     if unknown:
         raise ValueError(f"unknown scoring key(s) {unknown}; valid: ['clip_aggregate', 'timestamp_how']")
     return Pipeline(name, kind=k, adapter_params=a_params, detector_params=d_params,
                     clip_aggregate=sc.get("clip_aggregate", "mean"), timestamp_how=sc.get("timestamp_how", "mean"),
-                    contamination=cont)
+                    contamination=cont, threshold=rule, **cal)
