@@ -235,8 +235,9 @@ class Pipeline:
                     raise ValueError(f"exclude names column(s) not in the table: {missing}")
                 if exclude and a.metric_cols is None:
                     skip = set(exclude) | {a.timestamp_col, a.entity_col}
-                    a.metric_cols = [str(c) for c in df.columns if c not in skip
-                                     and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+                    from anomalib_ae.data.telemetry import _mostly_numeric
+
+                    a.metric_cols = [str(c) for c in df.columns if c not in skip and _mostly_numeric(df[c])]
                 a.fit(df)
             batch = a.transform(df)
             errs: list[str | None] = [None] * batch.n_rows
