@@ -326,7 +326,9 @@ class Pipeline:
         if self.threshold is not None:
             return self.threshold
         det = getattr(self, "detector_", None)
-        return getattr(det, "threshold", None) if det is not None else (self.detector_params or {}).get("threshold")
+        if det is not None:
+            return det.rule() if hasattr(det, "rule") else getattr(det, "threshold", None)
+        return (self.detector_params or {}).get("threshold")
 
     def _contamination(self) -> float:
         return float(self.contamination if self.contamination is not None else self.detector_.contamination)

@@ -58,8 +58,13 @@ def _parse_params(items: tuple[str, ...]) -> dict:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="anomalib_ae")
-def cli() -> None:
+@click.option("--threads", type=int, default=None, envvar="ANOMALIB_AE_THREADS", show_envvar=True,
+              help="CPU threads for torch and BLAS (default 1; see docs/alarms.md for the measurement).")
+def cli(threads: int | None) -> None:
     """anomalib-ae: fit anomaly detectors on normal data and score new batches."""
+    from anomalib_ae.cli.threads import set_threads
+
+    set_threads(threads)
 
 
 @cli.command("list")
@@ -82,14 +87,17 @@ def list_cmd(include: str | None) -> None:
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Where to write the model file.")
 @click.option("--param", "-p", "params", multiple=True, help="Detector parameter key=value (repeatable), e.g. -p epochs=20.")
 @click.option("--adapter-param", "-a", "adapter_params", multiple=True, help="Adapter parameter key=value (repeatable), e.g. -a window=64.")
-@click.option("--contamination", type=float, default=None, help="Share of training items above the threshold.")
+@click.option("--contamination", type=float, default=None, help="Share of held-out normal items above the threshold (the contamination rule).")
+@click.option("--threshold", "-t", "threshold", default=None, help="Threshold rule: fpr:0.01, contamination:0.05, a score, or pythresh:<method> (overrides the config's threshold.rule).")
 @click.option("--exclude", "-x", multiple=True, help="Column not to use as a feature (repeatable), e.g. an id or label.")
 @click.option("--drop-invalid", is_flag=True, help="Skip rows with missing/non-numeric values (reported) instead of failing.")
 @_user_errors
-def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude, drop_invalid) -> None:
+def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, threshold, exclude, drop_invalid) -> None:
     """Fit a detector (or an adapter + detector pipeline) on normal data and save it."""
+    threshold = _parse_rule(threshold)
     if config_path is not None or kind is not None or adapter_params:
-        _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude)
+        _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination,
+                      exclude, threshold)
         return
     import anomalib_ae
     from anomalib_ae.data.tabular import extract_features, numeric_columns, read_table
@@ -99,6 +107,8 @@ def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter
     det_params = _parse_params(params)
     if contamination is not None:
         det_params["contamination"] = contamination
+    if threshold is not None and "threshold" in anomalib_ae.get_detector_class(detector)().get_params(deep=False):
+        det_params["threshold"] = threshold
     det = anomalib_ae.create(detector, **det_params)
     df = read_table(input_path)
     if len(df) == 0:
@@ -120,9 +130,18 @@ def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter
     import pandas as pd
 
     det.fit(pd.DataFrame(rows.X, columns=columns))
+    if threshold is not None and getattr(det, "threshold", None) != threshold:
+        det.set_threshold(threshold)
     det.save(model_path)
-    click.echo(f"fitted {detector} on {rows.X.shape[0]} rows x {len(columns)} features; threshold {det.threshold_:.6g}")
+    click.echo(f"fitted {detector} on {rows.X.shape[0]} rows x {len(columns)} features; threshold {det.threshold_:.6g} "
+               f"({_rule_text(det.rule(), det.contamination)})")
     click.echo(f"model written to {model_path}")
+
+
+def _rule_text(rule, contamination) -> str:
+    from anomalib_ae.scoring.threshold import rule_text
+
+    return rule_text(rule, contamination)
 
 
 def _read_config(path: Path) -> dict:
@@ -139,7 +158,22 @@ def _read_config(path: Path) -> dict:
     return cfg or {}
 
 
-def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude) -> None:
+def _parse_rule(text):
+    """--threshold text -> rule (a number becomes a fixed score); checked before any training."""
+    if text is None:
+        return None
+    from anomalib_ae.scoring.threshold import parse_threshold
+
+    try:
+        rule = float(text)
+    except ValueError:
+        rule = text
+    parse_threshold(rule)
+    return rule
+
+
+def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,
+                  threshold=None) -> None:
     from anomalib_ae.pipeline import pipeline_from_config
 
     cfg = _read_config(config_path) if config_path is not None else {}
@@ -147,7 +181,7 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
     if exclude:
         a_over["exclude"] = list(exclude)
     pipe = pipeline_from_config(cfg, detector=detector, detector_params=_parse_params(params), adapter_params=a_over,
-                                kind=kind, contamination=contamination)
+                                kind=kind, contamination=contamination, threshold=threshold)
     if not input_path.exists():
         raise _UserError(f"input not found: {input_path}")
     with warnings.catch_warnings(record=True) as caught:
@@ -159,7 +193,8 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
     pipe.save(model_path)
     click.echo(
         f"fitted {pipe.kind} pipeline ({pipe.detector_._registered_name}) on {pipe.n_train_items_} item(s) from "
-        f"{input_path}; threshold {pipe.threshold_:.6g}"
+        f"{input_path}; threshold {pipe.threshold_:.6g} ({_rule_text(pipe.rule(), pipe._contamination())}, "
+        f"calibrated on {len(pipe.calibration_scores_)} {pipe.calibration_method_} item(s))"
     )
     click.echo(f"model written to {model_path}")
 
@@ -169,9 +204,11 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
 @click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / wav / flac files or a telemetry table.")
 @click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
+@click.option("--rolling-window", type=int, default=None, help="Telemetry: rolling re-calibration over this many recent timestamps presumed normal, with a drift_warning column.")
 @_user_errors
-def score_cmd(model_path, input_path, output_path, id_column) -> None:
-    """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
+def score_cmd(model_path, input_path, output_path, id_column, rolling_window) -> None:
+    """Score every item: one output row per table row, image, clip or timestamp
+    (score, p_value, probability, is_anomaly, error; definitions in docs/alarms.md)."""
     import numpy as np
     import pandas as pd
 
@@ -183,13 +220,19 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
     if isinstance(det, Pipeline):
         if not input_path.exists():
             raise _UserError(f"input not found: {input_path}")
+        if rolling_window is not None:
+            det.rolling_window = rolling_window
         res = det.score_items(input_path)
         _write_scores(res.table, output_path)
         n_err = int(res.table["error"].notna().sum())
         what = {"image": "image", "audio": "clip", "telemetry": "timestamp", "tabular": "row"}[det.kind]
+        n_flag = int(res.table["is_anomaly"].fillna(False).astype(bool).sum())
+        drift = ""
+        if "drift_warning" in res.table and res.table["drift_warning"].any():
+            drift = f"; drift warning on {int(res.table['drift_warning'].sum())} item(s)"
         click.echo(
             f"scored {len(res.table) - n_err} of {len(res.table)} {what}(s) "
-            f"({int(np.nansum(res.scores > det.threshold_))} flagged); {n_err} with errors"
+            f"({n_flag} flagged){drift}; {n_err} with errors"
             + (f"; wrote {output_path}" if output_path else ""),
             err=output_path is None,
         )
@@ -209,6 +252,7 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
     rows = extract_features(df, columns)
     n = len(df)
     score = np.full(n, np.nan)
+    pval = np.full(n, np.nan)
     proba = np.full(n, np.nan)
     flag = pd.array([pd.NA] * n, dtype="boolean")
     if rows.valid.any():
@@ -217,12 +261,14 @@ def score_cmd(model_path, input_path, output_path, id_column) -> None:
         score[rows.valid] = s
         from anomalib_ae.scoring.calibration import conformal_p_values
 
-        proba[rows.valid] = 1.0 - conformal_p_values(det.calibration_scores_, s)
+        pval[rows.valid] = conformal_p_values(det.calibration_scores_, s)
+        proba[rows.valid] = det.probability_map()(pval[rows.valid])
         flag[rows.valid] = s > det.threshold_
     out = pd.DataFrame(
         {
             "row_id": df[id_column].to_numpy() if id_column else np.arange(n),
             "score": score,
+            "p_value": pval,
             "probability": proba,
             "is_anomaly": flag,
             "error": pd.array(rows.errors, dtype="string"),
@@ -365,6 +411,11 @@ def demo_cmd(output_dir, detector, seed) -> None:
     click.echo(f"scores written to {res['scores_path']}")
     click.echo(f"score histogram written to {res['plot_path']}")
     click.echo(f"model written to {res['model_path']}")
+
+
+from anomalib_ae.cli.calibrate import calibrate_cmd  # noqa: E402
+
+cli.add_command(calibrate_cmd)
 
 
 def main() -> None:

@@ -135,6 +135,11 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         )
         self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.threshold_rule_ = threshold  # the rule in force (also for detectors without the parameter)
+
+    def rule(self):
+        """The threshold rule in force (None = the contamination rule)."""
+        return getattr(self, "threshold_rule_", getattr(self, "threshold", None))
 
     def set_threshold(self, threshold):
         """Re-set ``threshold_`` (and ``labels_``) of a fitted detector without refitting.
@@ -206,13 +211,14 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         self
         """
         check_is_fitted(self)
-        rule = getattr(self, "threshold", None) if threshold == "keep" else threshold
+        rule = self.rule() if threshold == "keep" else threshold
         parse_threshold(rule)
         scores = self.score(X)
         self.calibration_scores_ = scores
         self.threshold_ = resolve_threshold(rule, scores, scores, self.contamination)
         self.offset_ = -self.threshold_
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.threshold_rule_ = rule
         if "threshold" in self.get_params(deep=False):
             self.threshold = rule
         return self
@@ -243,7 +249,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         d = getattr(self, "probability_map_", None)
         if d:
             return ProbabilityMap.from_dict(d)
-        kind, value = parse_threshold(getattr(self, "threshold", None))
+        kind, value = parse_threshold(self.rule())
         prior = value if kind == "contamination" and value is not None else self.contamination
         return ProbabilityMap("prior", prior=float(prior))
 
