@@ -8,8 +8,9 @@ Held-out calibration on every path
   - ``tabular`` / ``image``: one detector sample per item, so the detector's own calibration
     scores are the item calibration scores (held-out normal items for the deep detectors,
     cross-fitted or leave-one-out scores for PyOD's models);
-  - ``audio``: whole recordings held out (``"holdout"``) when there are at least
-    :data:`MIN_GROUPS_HOLDOUT` recordings, else cross-fitting over recordings (``"crossfit"``);
+  - ``audio``: cross-fitting over recordings (``"crossfit"``) below :data:`MAX_CLIPS_CROSSFIT`
+    clips (small data: every clip gets an out-of-fold score, at the cost of 5 extra fits),
+    else whole recordings held out (``"holdout"``);
   - ``telemetry``: a time-ordered tail (``"holdout"``): per entity the last
     ``calibration_fraction`` of the rows; windows are cut from each part separately, so no
     calibration window overlaps the fit part. Too few rows: the training timestamps with a
@@ -33,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 CALIBRATIONS = ("auto", "holdout", "crossfit", "train")
-#: Recordings needed before audio calibration holds whole recordings out instead of cross-fitting.
-MIN_GROUPS_HOLDOUT = 10
+#: Below this many clips, audio calibration cross-fits over recordings instead of holding some out.
+MAX_CLIPS_CROSSFIT = 500
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _fit_audio(pipe, data, mode: str) -> CalibratedFit:
     groups = recording_groups(valid_paths)
     n_groups = len(set(groups.tolist()))
     if mode == "auto":
-        mode = "holdout" if n_groups >= MIN_GROUPS_HOLDOUT else "crossfit" if n_groups >= 2 else "train"
+        mode = "train" if n_groups < 2 else "crossfit" if len(groups) < MAX_CLIPS_CROSSFIT else "holdout"
     if mode in ("holdout", "crossfit") and n_groups < 2:
         raise ValueError(f"calibration={mode!r} needs clips from at least two recordings")
     clip_of_frame = np.asarray(f["clip_index"])

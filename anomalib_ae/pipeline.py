@@ -338,6 +338,14 @@ class Pipeline:
 
         self.threshold_ = resolve_threshold(rule, train_item_scores, self.calibration_scores_, self._contamination())
 
+    def set_threshold(self, threshold) -> "Pipeline":
+        """Change the rule and re-resolve ``threshold_`` on the stored calibration scores (no refit)."""
+        self._check_fitted()
+        parse_threshold(threshold)
+        self.threshold = threshold
+        self._set_threshold(self.rule())
+        return self
+
     def calibrate(self, data, threshold="keep") -> "Pipeline":
         """Re-calibrate on fresh normal ``data`` without refitting (e.g. after a maintenance shift).
 

@@ -47,7 +47,7 @@ def test_audio_pipeline_calibrates_on_held_out_recordings():
     m = datasets.load_mimii_sample()
     normal = [p for p, y in zip(m["paths"], m["labels"]) if y == 0]
     pipe = Pipeline("ae", kind="audio", detector_params=FAST, threshold="fpr:0.2").fit(normal)
-    assert pipe.calibration_method_ == "crossfit"  # 6 recordings: too few to hold some out
+    assert pipe.calibration_method_ == "crossfit"  # small data (30 clips): cross-fitted over recordings
     assert len(pipe.calibration_scores_) == len(normal)  # every clip scored out of fold
     train_items = pipe.score(normal)
     assert np.median(pipe.calibration_scores_) > np.median(train_items)  # out-of-fold scores sit higher
