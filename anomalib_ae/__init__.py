@@ -5,9 +5,8 @@
 >>> det.fit(normal_data).score(new_batch)          # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
-from anomalib_ae.io import ModelFileError, load  # noqa: E402
+from anomalib_ae._version import __version__
+from anomalib_ae.io import ModelFileError  # noqa: E402
 from anomalib_ae.registry import (  # noqa: E402
     UnknownDetectorError,
     create,
@@ -18,6 +17,7 @@ from anomalib_ae.registry import (  # noqa: E402
 
 from anomalib_ae import detectors  # noqa: E402,F401  (registers the built-ins)
 from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
+from anomalib_ae.persistence import load  # noqa: E402
 from anomalib_ae.pipeline import Pipeline  # noqa: E402
 
 __all__ = [

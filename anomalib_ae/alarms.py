@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
+
 CALIBRATIONS = ("auto", "holdout", "crossfit", "train")
 #: Below this many clips, audio calibration cross-fits over recordings instead of holding some out.
 MAX_CLIPS_CROSSFIT = 500
@@ -42,22 +44,38 @@ MAX_CLIPS_CROSSFIT = 500
 class CalibratedFit:
     """Result of :func:`fit_calibrated`."""
 
-    features: dict
+    adapter: object
+    features: object
     detector: object
     calibration_scores: np.ndarray
     train_item_scores: np.ndarray
     method: str
 
 
-def _fit_detector(pipe, X):
+def _fit_detector(pipe, adapter, X):
     det = pipe._make_detector()
-    det.fit(pipe._detector_input(X))
+    det.fit(adapter.detector_input(X))
     return det
 
 
-def _items(pipe, det, f: dict, frames: np.ndarray | None = None) -> np.ndarray:
-    raw = det.score(pipe._detector_input(f["X"] if frames is None else frames))
-    return pipe._item_scores(raw, f)
+def _items(adapter, det, f, valid_only: bool = True) -> np.ndarray:
+    s = adapter.item_scores(det.score(adapter.detector_input(f.X)), f)
+    return s[f.valid] if valid_only else s
+
+
+def _fit_features(pipe, adapter, data):
+    f = adapter.fit_transform(data)
+    bad = [(i, e) for i, e in enumerate(f.errors) if e is not None]
+    if bad and adapter.on_fit_errors == "raise":
+        i, e = bad[0]
+        raise ValueError(f"{len(bad)} training row(s) have unusable values (first: row {i}: {e})")
+    pipe.fit_errors_ = [f"{f.item_name(i)}: {e}" for i, e in bad]
+    if bad and adapter.on_fit_errors == "warn":
+        warnings.warn(f"{len(bad)} training file(s) skipped: " + "; ".join(pipe.fit_errors_[:3]), UserWarning,
+                      stacklevel=4)
+    if len(f.X) == 0:
+        raise ValueError("no usable training data: every item failed to load")
+    return f
 
 
 def fit_calibrated(pipe, data) -> CalibratedFit:
@@ -65,37 +83,24 @@ def fit_calibrated(pipe, data) -> CalibratedFit:
     mode = pipe.calibration
     if mode not in CALIBRATIONS:
         raise ValueError(f"calibration must be one of {list(CALIBRATIONS)}, got {mode!r}")
-    if pipe.kind == "audio":
-        return _fit_audio(pipe, data, mode)
-    if pipe.kind == "telemetry" and mode != "train":
+    adapter = pipe._make_adapter()
+    if adapter.kind == "audio":
+        return _fit_audio(pipe, adapter, data, mode)
+    if adapter.kind == "telemetry" and mode != "train":
         if mode == "crossfit":
             raise ValueError("calibration='crossfit' is not available for telemetry: use 'holdout' (a time-ordered tail)")
-        out = _fit_telemetry_tail(pipe, data, strict=mode == "holdout")
+        out = _fit_telemetry_tail(pipe, adapter, data, strict=mode == "holdout")
         if out is not None:
             return out
         mode = "train"
-    f = pipe._features(data, fitting=True)
-    _check_fit_errors(pipe, f)
-    det = _fit_detector(pipe, f["X"])
-    train_items = pipe._item_scores(det.decision_scores_, f)
-    if pipe.kind in ("tabular", "image") and mode != "train":
-        return CalibratedFit(f, det, np.asarray(det.calibration_scores_, dtype=np.float64), train_items,
+    f = _fit_features(pipe, adapter, data)
+    det = _fit_detector(pipe, adapter, f.X)
+    train_items = adapter.item_scores(det.decision_scores_, f)
+    train_items = train_items[np.isfinite(train_items)]
+    if not adapter.calibrate_on_items and mode != "train":
+        return CalibratedFit(adapter, f, det, np.asarray(det.calibration_scores_, dtype=np.float64), train_items,
                              getattr(det, "calibration_method_", "detector"))
-    finite = train_items[np.isfinite(train_items)]
-    return CalibratedFit(f, det, finite, finite, "train")
-
-
-def _check_fit_errors(pipe, f: dict) -> None:
-    bad = [(i, e) for i, e in enumerate(f["errors"]) if e is not None]
-    if bad and pipe.kind == "tabular":
-        i, e = bad[0]
-        raise ValueError(f"{len(bad)} training row(s) have unusable values (first: row {i}: {e})")
-    pipe.fit_errors_ = [f"{pipe._item_name(f, i)}: {e}" for i, e in bad]
-    if bad and pipe.kind in ("image", "audio"):
-        warnings.warn(f"{len(bad)} training file(s) skipped: " + "; ".join(pipe.fit_errors_[:3]), UserWarning,
-                      stacklevel=4)
-    if len(f["X"]) == 0:
-        raise ValueError("no usable training data: every item failed to load")
+    return CalibratedFit(adapter, f, det, train_items, train_items, "train")
 
 
 def _seed(pipe) -> int:
@@ -103,66 +108,62 @@ def _seed(pipe) -> int:
     return int(rs) if isinstance(rs, (int, np.integer)) else 0
 
 
-def _fit_audio(pipe, data, mode: str) -> CalibratedFit:
+def _fit_audio(pipe, adapter, data, mode: str) -> CalibratedFit:
     from anomalib_ae.data.splits import group_folds, group_holdout, recording_groups
 
-    f = pipe._features(data, fitting=True)
-    _check_fit_errors(pipe, f)
-    valid_paths = [p for p, ok in zip(f["paths"], f["valid"]) if ok]
+    f = _fit_features(pipe, adapter, data)
+    valid_paths = [p for p, ok in zip(f.paths, f.valid) if ok]
     groups = recording_groups(valid_paths)
     n_groups = len(set(groups.tolist()))
     if mode == "auto":
         mode = "train" if n_groups < 2 else "crossfit" if len(groups) < MAX_CLIPS_CROSSFIT else "holdout"
+        if mode == "train":
+            warnings.warn("one recording only: thresholds and p-values are calibrated on its own training clips "
+                          "(optimistic); run `anomalib-ae calibrate` on fresh normal clips", UserWarning, stacklevel=3)
     if mode in ("holdout", "crossfit") and n_groups < 2:
         raise ValueError(f"calibration={mode!r} needs clips from at least two recordings")
-    clip_of_frame = np.asarray(f["clip_index"])
-    if mode == "train" and n_groups < 2 and pipe.calibration == "auto":
-        warnings.warn("one recording only: thresholds and p-values are calibrated on its own training clips "
-                      "(optimistic); run `anomalib-ae calibrate` on fresh normal clips", UserWarning, stacklevel=3)
+    clip_of_frame = np.asarray(f.clip_index)
     if mode == "holdout":
         fit_c, cal_c = group_holdout(groups, pipe.calibration_fraction, _seed(pipe))
-        det = _fit_detector(pipe, f["X"][np.isin(clip_of_frame, fit_c)])
-        items = _items(pipe, det, f)
-        train_items = items[fit_c]
-        cal = items[cal_c]
+        det = _fit_detector(pipe, adapter, f.X[np.isin(clip_of_frame, fit_c)])
+        items = _items(adapter, det, f)
+        train_items, cal = items[fit_c], items[cal_c]
     elif mode == "crossfit":
         cal = np.full(len(groups), np.nan)
         for fit_c, cal_c in group_folds(groups, 5, _seed(pipe)):
-            det_k = _fit_detector(pipe, f["X"][np.isin(clip_of_frame, fit_c)])
-            cal[cal_c] = _items(pipe, det_k, f)[cal_c]
-        det = _fit_detector(pipe, f["X"])
-        train_items = pipe._item_scores(det.decision_scores_, f)
+            det_k = _fit_detector(pipe, adapter, f.X[np.isin(clip_of_frame, fit_c)])
+            cal[cal_c] = _items(adapter, det_k, f)[cal_c]
+        det = _fit_detector(pipe, adapter, f.X)
+        train_items = adapter.item_scores(det.decision_scores_, f)[f.valid]
     else:
-        det = _fit_detector(pipe, f["X"])
-        train_items = cal = pipe._item_scores(det.decision_scores_, f)
-    cal = cal[np.isfinite(cal)]
-    return CalibratedFit(f, det, cal, train_items[np.isfinite(train_items)], mode)
+        det = _fit_detector(pipe, adapter, f.X)
+        train_items = cal = adapter.item_scores(det.decision_scores_, f)[f.valid]
+    return CalibratedFit(adapter, f, det, cal[np.isfinite(cal)], train_items[np.isfinite(train_items)], mode)
 
 
-def _fit_telemetry_tail(pipe, data, strict: bool) -> CalibratedFit | None:
+def _fit_telemetry_tail(pipe, adapter, data, strict: bool) -> CalibratedFit | None:
+    from anomalib_ae.adapters.base import as_frame
     from anomalib_ae.data.splits import time_tail_split
 
-    df = pipe._tabular_frame(data)
-    a = pipe.adapter_
+    df = as_frame(data)
+    entity = adapter.entity_col if adapter.entity_col in df.columns else None
     try:
-        fit_df, cal_df = time_tail_split(df, a.timestamp_col, a.entity_col, pipe.calibration_fraction,
-                                         min_rows=2 * int(a.window))
+        fit_df, cal_df = time_tail_split(df, adapter.timestamp_col, entity, pipe.calibration_fraction,
+                                         min_rows=2 * int(adapter.window))
     except ValueError as exc:
         if strict:
             raise
         warnings.warn(f"{exc}; thresholds and p-values are calibrated on the training timestamps (optimistic); "
                       "run `anomalib-ae calibrate` on fresh normal data", UserWarning, stacklevel=3)
         return None
-    f = pipe._features(fit_df, fitting=True)
-    _check_fit_errors(pipe, f)
-    det = _fit_detector(pipe, f["X"])
-    fc = pipe._features(cal_df, fitting=False)
-    cal = _items(pipe, det, fc)
-    t = pd.Series(fc["items"][a.timestamp_col]).to_numpy()
-    order = np.argsort(t, kind="stable")  # time order: rolling re-calibration starts from the latest
-    cal = cal[order]
-    train_items = pipe._item_scores(det.decision_scores_, f)
-    return CalibratedFit(f, det, cal[np.isfinite(cal)], train_items[np.isfinite(train_items)], "holdout")
+    f = _fit_features(pipe, adapter, fit_df)
+    det = _fit_detector(pipe, adapter, f.X)
+    fc = adapter.transform(cal_df)
+    cal = _items(adapter, det, fc, valid_only=False)
+    t = pd.Series(fc.items[adapter.reader_.timestamp_col]).to_numpy()
+    cal = cal[np.argsort(t, kind="stable")]  # time order: rolling re-calibration starts from the latest
+    train_items = adapter.item_scores(det.decision_scores_, f)
+    return CalibratedFit(adapter, f, det, cal[np.isfinite(cal)], train_items[np.isfinite(train_items)], "holdout")
 
 
 def rolling_table(pipe, table: pd.DataFrame, scores: np.ndarray, alpha: float) -> dict:
@@ -172,16 +173,119 @@ def rolling_table(pipe, table: pd.DataFrame, scores: np.ndarray, alpha: float) -
     """
     from anomalib_ae.scoring.rolling import RollingCalibrator
 
-    a = pipe.adapter_
+    r = pipe.adapter_.reader_
     n = len(table)
     out = {"p_value": np.full(n, np.nan), "is_anomaly": np.zeros(n, bool), "threshold": np.full(n, np.nan),
            "drift_warning": np.zeros(n, bool)}
-    ent = table[a.entity_col].to_numpy(dtype=object) if a.entity_col is not None else np.zeros(n, dtype=object)
-    t = table[a.timestamp_col].to_numpy()
+    ent = table[r.entity_col].to_numpy(dtype=object) if r.entity_col is not None else np.zeros(n, dtype=object)
+    t = table[r.timestamp_col].to_numpy()
     for e in pd.unique(pd.Series(ent, dtype=object)):
         pos = np.flatnonzero(ent == e)
         pos = pos[np.argsort(t[pos], kind="stable")]
-        r = RollingCalibrator(pipe.calibration_scores_, alpha, window=int(pipe.rolling_window)).update(scores[pos])
-        out["p_value"][pos], out["is_anomaly"][pos] = r.p_values, r.flags
-        out["threshold"][pos], out["drift_warning"][pos] = r.thresholds, r.drift
+        roll = RollingCalibrator(pipe.calibration_scores_, alpha, window=int(pipe.rolling_window)).update(scores[pos])
+        out["p_value"][pos], out["is_anomaly"][pos] = roll.p_values, roll.flags
+        out["threshold"][pos], out["drift_warning"][pos] = roll.thresholds, roll.drift
     return out
+
+
+class AlarmsMixin:
+    """Threshold rule, re-calibration and probabilities of a :class:`~anomalib_ae.pipeline.Pipeline`."""
+
+    def rule(self):
+        """The threshold rule in force: ``threshold``, else the detector's, else None (contamination)."""
+        if self.threshold is not None:
+            return self.threshold
+        det = getattr(self, "detector_", None)
+        if det is not None:
+            return det.rule() if hasattr(det, "rule") else getattr(det, "threshold", None)
+        return (self.detector_params or {}).get("threshold")
+
+    def contamination_(self) -> float:
+        """The contamination share in force (the pipeline's, else the detector's)."""
+        return float(self.contamination if self.contamination is not None else self.detector_.contamination)
+
+    def _set_threshold(self, rule, train_item_scores=None) -> None:
+        self.threshold_ = resolve_threshold(rule, train_item_scores, self.calibration_scores_, self.contamination_())
+
+    def set_threshold(self, threshold):
+        """Change the rule and re-resolve ``threshold_`` on the stored calibration scores (no refit)."""
+        self._check_fitted()
+        parse_threshold(threshold)
+        self.threshold = threshold
+        self._set_threshold(self.rule())
+        return self
+
+    def calibrate(self, data, threshold="keep"):
+        """Re-calibrate on fresh normal ``data`` without refitting (e.g. after a maintenance shift).
+
+        The calibration scores become the item scores of ``data`` (time-ordered for telemetry)
+        and the rule (``threshold``, or the current one when ``"keep"``) is resolved on them.
+        Item scores never change; thresholds, p-values and probabilities do.
+        """
+        self._check_fitted()
+        if threshold != "keep":
+            parse_threshold(threshold)
+            self.threshold = threshold
+        res = self.score_items(data)
+        s = res.scores
+        ts = getattr(getattr(self.adapter_, "reader_", None), "timestamp_col", None)
+        if ts is not None and ts in res.table:
+            s = s[np.argsort(res.table[ts].to_numpy(), kind="stable")]
+        s = s[np.isfinite(s)]
+        if s.size == 0:
+            raise ValueError("no item of the calibration data could be scored")
+        self.calibration_scores_ = s
+        self.calibration_method_ = "recalibrated"
+        self._set_threshold(self.rule(), s)
+        return self
+
+    def calibrate_probability(self, data, labels, method: str = "platt", prior: float | None = None):
+        """Fit the ``p-value -> P(anomaly)`` map on labelled items (``labels``: 1 anomaly, 0 normal, one
+        per item of ``data``; items that fail to score are skipped); see
+        :meth:`anomalib_ae.detectors.base.BaseDetector.calibrate_probability`."""
+        from anomalib_ae.scoring.probability import fit_probability_map, loo_p_values
+
+        res = self.score_items(data)
+        y = np.asarray(labels, dtype=np.float64).reshape(-1)
+        if y.size != len(res.table):
+            raise ValueError(f"{y.size} labels for {len(res.table)} items")
+        p = res.table["p_value"].to_numpy(np.float64)
+        ok = np.isfinite(p)
+        p, y = p[ok], y[ok]
+        if y.size and np.all(y == 1):
+            p = np.concatenate([p, loo_p_values(self.calibration_scores_)])
+            y = np.concatenate([y, np.zeros(len(self.calibration_scores_))])
+        self.probability_map_ = fit_probability_map(p, y, method=method, prior=prior).to_dict()
+        return self
+
+    def probability_map(self):
+        """The fitted map, else the label-free prior bound (prior: the contamination share)."""
+        from anomalib_ae.scoring.probability import ProbabilityMap
+
+        if getattr(self, "probability_map_", None):
+            return ProbabilityMap.from_dict(self.probability_map_)
+        kind, value = parse_threshold(self.rule())
+        return ProbabilityMap("prior", prior=value if kind == "contamination" and value else self.contamination_())
+
+    def _alarm_columns(self, items: pd.DataFrame, score: np.ndarray) -> dict:
+        """``p_value``, ``probability``, ``is_anomaly`` (+ ``threshold``, ``drift_warning`` when rolling)."""
+        from anomalib_ae.scoring.calibration import conformal_p_values
+
+        n, ok = len(score), np.isfinite(score)
+        pval = np.full(n, np.nan)
+        if ok.any():
+            pval[ok] = conformal_p_values(self.calibration_scores_, score[ok])
+        flag = pd.array([pd.NA] * n, dtype="boolean")
+        flag[ok] = score[ok] > self.threshold_
+        extra = {}
+        if self.rolling_window and getattr(self.adapter_, "kind", "") == "telemetry" and ok.any():
+            kind, value = parse_threshold(self.rule())
+            if kind not in ("fpr", "contamination"):
+                raise ValueError("rolling re-calibration needs an 'fpr:<rate>' or contamination rule")
+            roll = rolling_table(self, items, np.where(ok, score, np.nan), value or self.contamination_())
+            pval[ok], flag[ok] = roll["p_value"][ok], roll["is_anomaly"][ok]
+            extra = {"threshold": roll["threshold"], "drift_warning": roll["drift_warning"]}
+        proba = np.full(n, np.nan)
+        if ok.any():
+            proba[ok] = self.probability_map()(pval[ok])
+        return {"p_value": pval, "probability": proba, "is_anomaly": flag, **extra}

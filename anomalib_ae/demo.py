@@ -22,6 +22,7 @@ def run_demo(output_dir: str | Path = "anomalib_ae_demo", detector: str = "ae", 
     import anomalib_ae
     from anomalib_ae.datasets import load_cardio
     from anomalib_ae.plots import ScoreHistogramDisplay
+    from anomalib_ae.plots.files import save_figure
 
     X, y = load_cardio()
     X, y = X.astype(np.float32), y.astype(np.int64)
@@ -44,12 +45,7 @@ def run_demo(output_dir: str | Path = "anomalib_ae_demo", detector: str = "ae", 
         {"row_id": test, "label": y[test], "score": scores, "probability": proba, "is_anomaly": flagged}
     ).to_csv(scores_path, index=False)
     disp = ScoreHistogramDisplay.from_scores(scores, det.threshold_, y[test], title=f"{detector} on ODDS cardio (test split)")
-    plot_path = out / "score_histogram.png"
-    disp.figure_.tight_layout()
-    disp.figure_.savefig(plot_path, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(disp.figure_)
+    plot_path = save_figure(disp.figure_, out / "score_histogram.png", dpi=110, tight_layout=True)
     model_path = out / "model.pt"
     det.save(model_path)
     return {

@@ -16,14 +16,14 @@ def standardization_axes(kind: str, ndim: int) -> tuple[int, ...]:
     return tuple(range(ndim - 1))
 
 
-def fit_standardizer(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, scale) broadcastable against one batch; a constant feature gets scale 1."""
+def fit_standardizer(X: np.ndarray, kind: str, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) broadcastable against one batch, as ``dtype``; a constant feature gets scale 1."""
     axes = standardization_axes(kind, X.ndim)
     X64 = X.astype(np.float64, copy=False)
     mean = X64.mean(axis=axes, keepdims=True)[0]
     scale = X64.std(axis=axes, keepdims=True)[0]
     scale[scale < 1e-12] = 1.0
-    return mean.astype(np.float32), scale.astype(np.float32)
+    return mean.astype(dtype, copy=False), scale.astype(dtype, copy=False)
 
 
 def standardize(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:

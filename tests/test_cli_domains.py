@@ -37,7 +37,7 @@ def test_image_folder_fit_score_explain(tmp_path, image_dirs):
     res = run("fit", "--config", CONFIGS / "industrial.yaml", "--input", train, "--model", model,
               *FAST, "-a", "size=32")
     assert res.exit_code == 0, res.output
-    assert anomalib_ae.load(model).adapter_.size_ == (32, 32)  # -a overrides the config's 64
+    assert anomalib_ae.load(model).adapter_.reader_.size_ == (32, 32)  # -a overrides the config's 64
     out = tmp_path / "s.csv"
     res = run("score", "--model", model, "--input", new, "--output", out)
     assert res.exit_code == 0, res.output
@@ -115,3 +115,24 @@ def test_score_to_stdout_and_bad_config(tmp_path, smd_files):
     assert res.exit_code != 0 and "unknown config key" in res.output
     res = CliRunner().invoke(cli, ["fit", "-c", str(tmp_path / "nope.yaml"), "-i", "x", "-m", "y"])
     assert res.exit_code != 0 and "config file not found" in res.output
+
+
+def test_hpc_config_on_a_plain_timestamp_and_metrics_table(tmp_path):
+    """configs/hpc.yaml names machine / label / source_row: a plain export lacks them, which is only a note;
+    a column the user names with -x must still exist."""
+    d = datasets.load_smd_sample()
+    plain = d["train"].iloc[:400][["timestamp", *d["metric_cols"][:6]]]
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    model = tmp_path / "m.pt"
+    res = CliRunner().invoke(cli, ["fit", "--config", str(CONFIGS / "hpc.yaml"), "-i", str(tmp_path / "plain.csv"),
+                                   "-m", str(model), *map(str, FAST), "-a", "window=8", "-a", "stride=4"])
+    assert res.exit_code == 0, res.output
+    assert "skipped" in res.output and "label" in res.output and "machine" in res.output
+    pipe = anomalib_ae.load(model)
+    assert pipe.adapter_.reader_.metric_cols_ == d["metric_cols"][:6] and pipe.adapter_.reader_.entity_col is None
+    res = CliRunner().invoke(cli, ["score", "-m", str(model), "-i", str(tmp_path / "plain.csv"), "-o", str(tmp_path / "s.csv")])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 400
+    res = CliRunner().invoke(cli, ["fit", "--config", str(CONFIGS / "hpc.yaml"), "-i", str(tmp_path / "plain.csv"),
+                                   "-m", str(model), *map(str, FAST), "-a", "window=8", "-x", "nosuch"])
+    assert res.exit_code != 0 and "nosuch" in res.output and "Traceback" not in res.output

@@ -1,4 +1,5 @@
-"""Detector-level tests of the deep family: vae, cvad, mae, deepsvdd, deepsad."""
+"""Detector-level tests of our deep (torch) family: every registered BaseDeepDetector (ae, vae, cvad,
+mae, deepsvdd, deepsad, sage, and any added later), plus tests of single models."""
 
 import numpy as np
 import pytest
@@ -6,11 +7,18 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import anomalib_ae
+from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.detectors.deepsvdd import batch_size_without_singletons
 from anomalib_ae.nn.svdd import SVDDConvNet
 from fast_params import make
 
-DEEP = ["vae", "cvad", "mae", "deepsvdd", "deepsad"]
+
+def _is_deep_torch_detector(name: str) -> bool:
+    """Our own torch detectors: they take vectors, windows and images (PyOD's deep ones take tables only)."""
+    return issubclass(anomalib_ae.get_detector_class(name), BaseDeepDetector)
+
+
+DEEP = [name for name in anomalib_ae.list_detectors() if _is_deep_torch_detector(name)]
 TINY_IMAGE = {"hidden_dims": (4, 8), "latent_dim": 4, "epochs": 1}
 PRETRAIN = {"deepsvdd": {"pretrain": True}, "deepsad": {"pretrain": True}}  # fast_params turns it off
 
@@ -166,8 +174,10 @@ def test_mae_needs_two_features_and_masks_patches():
 
 @pytest.mark.parametrize("name", DEEP)
 def test_bad_parameters_are_value_errors(name, blobs_with_outliers):
-    bad = {"vae": {"score_type": "nope"}, "cvad": {"disc_weight": 2.0}, "mae": {"mask_ratio": 1.0},
-           "deepsvdd": {"objective": "deep-sad"}, "deepsad": {"eta": -1.0}}[name]
+    # a detector's own parameter where it has one worth checking, else one they all share
+    bad = {"ae": {"score_type": "nope"}, "vae": {"score_type": "nope"}, "cvad": {"disc_weight": 2.0},
+           "mae": {"mask_ratio": 1.0}, "deepsvdd": {"objective": "deep-sad"}, "deepsad": {"eta": -1.0},
+           "sage": {"n_neighbors": 0}}.get(name, {"epochs": 0})
     with pytest.raises(ValueError):
         make(name, **bad).fit(blobs_with_outliers[0])
 

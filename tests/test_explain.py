@@ -10,6 +10,7 @@ import pytest
 import anomalib_ae
 from anomalib_ae import datasets
 from anomalib_ae.explain import (
+    Explanation,
     feature_contributions,
     pixel_error_maps,
     spectrogram_error_map,
@@ -66,21 +67,58 @@ def test_pipeline_explanations_and_plots(tmp_path):
     images = datasets.pneumonia_png_dir()
     pipe = Pipeline("ae", kind="image", adapter_params={"size": 32}, detector_params=FAST).fit(images)
     ex = pipe.explain(images, top_k=3)
-    assert ex["maps"].shape == (3, 32, 32) and len(ex["top"]) == 3
+    assert isinstance(ex, Explanation) and ex.kind == "image" and ex.method == "reconstruction"
+    assert ex.attributions.shape == (3, 32, 32) and len(ex.top) == 3 and ex.images.shape == (3, 32, 32)
+    assert ex.contributions.shape == (3, 32 * 32) and ex.feature_names == ["pixel"]
+    np.testing.assert_array_equal(ex.scores, np.sort(pipe.score(images))[::-1][:3])
+    assert [p.split("/")[-1] for p in ex.item_ids] == [pipe.score_items(images).table["path"].iloc[i].split("/")[-1]
+                                                       for i in ex.top]
     plots.AnomalyMapDisplay.from_explanation(ex).figure_.savefig(tmp_path / "maps.png")
 
     d = datasets.load_smd_sample()
     tp = Pipeline("ae", kind="telemetry", detector_params=FAST,
                   adapter_params={"window": 8, "stride": 4, "metric_cols": d["metric_cols"]}).fit(d["train"].iloc[:600])
     ex = tp.explain(d["test"].iloc[:400], top_k=5)
-    assert ex["row_contributions"].shape == (400, 38)
+    assert ex.row_contributions.shape == (400, 38) and ex.contributions.shape == (5, 38)
+    assert ex.feature_names == d["metric_cols"]
     disp = plots.TelemetryTimelineDisplay.from_explanation(ex, threshold=tp.threshold_)
     assert len(disp.culprits_) == 3 and set(disp.culprits_) <= set(d["metric_cols"])
 
     m = datasets.load_mimii_sample()
     ap = Pipeline("ae", kind="audio", detector_params=FAST).fit(m["paths"][:6])
     ex = ap.explain(m["paths"][30:33], top_k=1)
-    assert ex["maps"][0].shape == ex["log_mels"][0].shape == (128, 63)
+    assert ex.attributions[0].shape == ex.log_mels[0].shape == (128, 63)
+    assert ex.contributions.shape == (1, 128) and ex.feature_names[0] == "mel000"
     plots.SpectrogramErrorDisplay.from_explanation(ex, hop_seconds=512 / 16000).figure_.savefig(tmp_path / "s.png")
     plt.close("all")
     assert (tmp_path / "maps.png").stat().st_size > 0 and (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_every_deep_network_has_a_per_value_error_map():
+    """error_map(x) has x's shape (reconstructing networks) or is None (feature-space distances)."""
+    import torch
+
+    from anomalib_ae.nn.autoencoder import build_autoencoder
+    from anomalib_ae.nn.cvad import build_cvad
+    from anomalib_ae.nn.mae import build_mae
+    from anomalib_ae.nn.svdd import build_svdd_autoencoder
+    from anomalib_ae.nn.vae import build_vae
+
+    x = torch.randn(4, 1, 8, 8)
+    torch.manual_seed(0)
+    for net in (build_autoencoder((1, 8, 8), "image", (4, 8), 4), build_mae((1, 8, 8), "image", (8, 8), 4),
+                build_vae((1, 8, 8), "image", (4, 8), 4), build_cvad((1, 8, 8), "image", (4, 8), 4),
+                build_svdd_autoencoder((1, 8, 8), "image", (4, 8), 4)):
+        with torch.no_grad():
+            assert net.eval().error_map(x).shape == x.shape, type(net).__name__
+    from anomalib_ae.nn.svdd import build_deep_svdd
+
+    assert build_deep_svdd((1, 8, 8), "image", (4, 8), 4).error_map(x) is None
+
+
+def test_zscore_contributions_for_detectors_without_reconstruction(blobs_with_outliers):
+    X_train, X_test, _ = blobs_with_outliers
+    det = anomalib_ae.create("pyod.knn").fit(X_train)
+    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
+    c, method = feature_contributions(det, X_test[:3], (mean, scale))
+    assert method == "zscore" and c.shape == (3, X_train.shape[1])

@@ -99,7 +99,7 @@ def test_unfitted_cannot_be_saved(tmp_path):
 
 
 def test_detector_parameters_round_trip_by_registry_name_only():
-    from anomalib_ae.io import _decode, _encode
+    from anomalib_ae.detectors.state import decode_param as _decode, encode_param as _encode
 
     knn = anomalib_ae.create("pyod.knn", params={"n_neighbors": 7})
     encoded = _encode([knn, ("ae", {"epochs": 2})])

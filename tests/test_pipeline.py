@@ -32,7 +32,7 @@ def test_image_folder_pipeline_roundtrip(tmp_path):
     res, back = _roundtrip(pipe, images, tmp_path)
     assert len(res.table) == 20 and res.table["error"].isna().all()
     assert set(res.table.columns) >= {"path", "score", "probability", "is_anomaly", "error"}
-    assert back.adapter_.size_ == (32, 32)  # preprocessing travels in the model file
+    assert back.adapter_.reader_.size_ == (32, 32)  # preprocessing travels in the model file
 
 
 def test_image_arrays_pipeline():
@@ -49,8 +49,8 @@ def test_audio_pipeline_clip_scores_and_aggregation(tmp_path):
     pipe = Pipeline("ae", kind="audio", detector_params=FAST).fit(train)
     res, back = _roundtrip(pipe, test, tmp_path)
     assert len(res.table) == 10 and np.isfinite(res.scores).all()
-    frames = res.details["raw_scores"]
-    ci = res.details["clip_index"]
+    frames = res.raw_scores
+    ci = res.details.clip_index
     np.testing.assert_allclose(res.scores[0], frames[ci == 0].mean())  # mean of frame scores
     mx = Pipeline("ae", kind="audio", detector_params=FAST, clip_aggregate="max").fit(train).score(test)
     assert np.all(mx >= res.scores - 1e-6)  # same seed, same model: max >= mean
@@ -60,7 +60,7 @@ def test_telemetry_pipeline_per_timestamp(tmp_path):
     d = datasets.load_smd_sample()
     params = {"window": 8, "stride": 4, "entity_col": "machine", "exclude": ["label", "source_row"]}
     pipe = Pipeline("ae", kind="telemetry", adapter_params=params, detector_params=FAST).fit(d["train"].iloc[:800])
-    assert pipe.adapter_.metric_cols_ == d["metric_cols"]
+    assert pipe.adapter_.reader_.metric_cols_ == d["metric_cols"]
     test = d["test"].iloc[:500]
     res, _ = _roundtrip(pipe, test, tmp_path)
     assert len(res.table) == 500 and np.isfinite(res.scores).all()  # one score per timestamp
@@ -73,7 +73,7 @@ def test_tabular_pipeline_and_from_config(tmp_path):
     cfg = {"adapter": {"kind": "tabular", "params": {"exclude": ["label"]}},
            "detector": {"name": "ae", "params": FAST}, "threshold": {"contamination": 0.05}}
     pipe = pipeline_from_config(cfg).fit(df[y == 0])
-    assert pipe.detector_.contamination == 0.05 and "label" not in pipe.adapter_["columns"]
+    assert pipe.detector_.contamination == 0.05 and "label" not in pipe.adapter_.columns_
     _roundtrip(pipe, df, tmp_path)
 
 

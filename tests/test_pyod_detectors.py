@@ -18,6 +18,20 @@ def test_all_required_pyod_detectors_are_registered():
     assert set(REQUIRED) <= set(anomalib_ae.list_detectors("pyod"))
 
 
+def test_each_pyod_wrapper_is_an_explicit_class():
+    # written as `class PyODKNN(PyODDetector): ...`, so searching the code finds it
+    import inspect
+
+    from anomalib_ae.detectors.pyod import PyODDetector, models
+
+    source = inspect.getsource(models)
+    for name in anomalib_ae.list_detectors("pyod."):
+        cls = anomalib_ae.get_detector_class(name)
+        assert issubclass(cls, PyODDetector) and cls.__module__ == models.__name__
+        assert f'@register_detector("{name}")\nclass {cls.__name__}(' in source, name
+        assert getattr(models, cls.__name__) is cls
+
+
 def test_init_stores_params_only_and_pyod_model_is_built_in_fit():
     det = anomalib_ae.create("pyod.knn", params={"n_neighbors": 3})
     assert not any(k.endswith("_") for k in vars(det))

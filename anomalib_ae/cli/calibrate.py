@@ -15,22 +15,27 @@ from pathlib import Path
 
 import click
 
-from anomalib_ae.cli.main import _parse_rule, _rule_text, _user_errors, _UserError
+from anomalib_ae.cli.common import UserError, parse_rule, rule_text, user_errors
 
 
-def _labels_for(pipe_or_det, input_path: Path, labels: str, table=None):
+def _file_labels(table, input_path: Path, labels: str):
+    """Labels of image / audio items from a CSV with path,label (paths relative to the input folder or absolute)."""
     import numpy as np
     import pandas as pd
 
-    if table is not None and labels in table.columns:
-        return table[labels].to_numpy(dtype=np.float64)
     lp = Path(labels)
     if not lp.is_file():
-        raise _UserError(f"--labels {labels!r} is neither a column of {input_path} nor a CSV file")
+        raise UserError(f"--labels {labels!r} is neither a column of {input_path} nor a CSV file")
     lab = pd.read_csv(lp)
     if not {"path", "label"} <= set(lab.columns):
-        raise _UserError(f"{lp} needs the columns path and label (1 = anomaly, 0 = normal)")
-    return lab
+        raise UserError(f"{lp} needs the columns path and label (1 = anomaly, 0 = normal)")
+    base = input_path if input_path.is_dir() else input_path.parent
+    known = {str((Path(p) if Path(p).is_absolute() else base / p).resolve()): v for p, v in zip(lab["path"], lab["label"])}
+    got = [str(Path(p).resolve()) for p in table["path"]]
+    missing = [p for p in got if p not in known]
+    if missing:
+        raise UserError(f"{len(missing)} file(s) have no label in {labels} (first: {missing[0]})")
+    return np.array([known[p] for p in got], dtype=np.float64)
 
 
 @click.command("calibrate")
@@ -41,58 +46,48 @@ def _labels_for(pipe_or_det, input_path: Path, labels: str, table=None):
 @click.option("--labels", default=None, help="Fit the probability map instead: a label column of the input table, or a CSV with path,label.")
 @click.option("--method", type=click.Choice(["platt", "isotonic"]), default="platt", show_default=True, help="Probability map with --labels.")
 @click.option("--prior", type=float, default=None, help="Share of anomalies the probabilities assume (default: the labelled share).")
-@_user_errors
+@user_errors
 def calibrate_cmd(model_path, input_path, threshold, output_path, labels, method, prior) -> None:
     """Re-calibrate a fitted model on fresh normal data (threshold, p-values), or fit its probability map on labelled data."""
     import numpy as np
-    import pandas as pd
 
-    import anomalib_ae
-    from anomalib_ae.data.tabular import extract_features, read_table
-    from anomalib_ae.pipeline import Pipeline
+    from anomalib_ae.cli.score import load_as_pipeline
+    from anomalib_ae.data.tabular import read_table
 
     if not input_path.exists():
-        raise _UserError(f"input not found: {input_path}")
-    rule = "keep" if threshold is None else _parse_rule(threshold)
-    obj = anomalib_ae.load(model_path)
+        raise UserError(f"input not found: {input_path}")
+    rule = "keep" if threshold is None else parse_rule(threshold)
+    pipe, bare = load_as_pipeline(model_path, input_path)
     out = output_path or model_path
-    if isinstance(obj, Pipeline):
+    table = read_table(input_path) if (bare or pipe.kind in ("tabular", "telemetry")) else None
+    if labels is not None and table is not None and labels not in table.columns:
+        raise UserError(f"--labels {labels!r} is not a column of {input_path}")
+    if bare:  # a bare detector stays a bare detector
+        det = pipe.detector_
+        f = pipe.adapter_.transform(table)
+        if not f.valid.any():
+            raise UserError(f"no usable row in {input_path}")
+        X = pipe.adapter_.detector_input(f.X)
         if labels is not None:
-            table = read_table(input_path) if obj.kind in ("tabular", "telemetry") else None
-            y = _labels_for(obj, input_path, labels, table)
-            if isinstance(y, pd.DataFrame):
-                res_paths = obj.score_items(input_path).table["path"].map(lambda p: str(Path(p).resolve()))
-                m = dict(zip(y["path"].map(lambda p: str((input_path / p).resolve() if not Path(p).is_absolute()
-                                                         else Path(p).resolve())), y["label"]))
-                missing = [p for p in res_paths if p not in m]
-                if missing:
-                    raise _UserError(f"{len(missing)} file(s) have no label in {labels} (first: {missing[0]})")
-                y = np.array([m[p] for p in res_paths], dtype=np.float64)
-            obj.calibrate_probability(input_path, y, method=method, prior=prior)
-            what = obj.probability_map().describe()
+            det.calibrate_probability(X, table[labels].to_numpy(dtype=np.float64)[f.valid], method=method, prior=prior)
+            what = det.probability_map().describe()
         else:
-            obj.calibrate(input_path, threshold=rule)
-            what = (f"threshold {obj.threshold_:.6g} ({_rule_text(obj.rule(), obj._contamination())}) from "
-                    f"{len(obj.calibration_scores_)} item(s)")
-        obj.save(out)
+            det.calibrate(X, threshold=rule)
+            what = (f"threshold {det.threshold_:.6g} ({rule_text(det.rule(), det.contamination)}) from "
+                    f"{int(f.valid.sum())} row(s)")
+        det.save(out)
     else:
-        df = read_table(input_path)
-        names = getattr(obj, "feature_names_in_", None)
-        columns = [str(c) for c in names] if names is not None else [
-            c for c in df.columns if c != labels and pd.api.types.is_numeric_dtype(df[c])]
-        rows = extract_features(df, columns)
-        if not rows.valid.any():
-            raise _UserError(f"no usable row in {input_path}")
-        X = pd.DataFrame(rows.X, columns=columns) if names is not None else rows.X
         if labels is not None:
-            if labels not in df.columns:
-                raise _UserError(f"--labels {labels!r} is not a column of {input_path}")
-            obj.calibrate_probability(X, df[labels].to_numpy(dtype=np.float64)[rows.valid], method=method, prior=prior)
-            what = obj.probability_map().describe()
+            if table is not None:
+                y = table[labels].to_numpy(dtype=np.float64)
+            else:
+                y = _file_labels(pipe.score_items(input_path).table, input_path, labels)
+            pipe.calibrate_probability(input_path, y, method=method, prior=prior)
+            what = pipe.probability_map().describe()
         else:
-            obj.calibrate(X, threshold=rule)
-            what = (f"threshold {obj.threshold_:.6g} ({_rule_text(obj.rule(), obj.contamination)}) "
-                    f"from {int(rows.valid.sum())} row(s)")
-        obj.save(out)
+            pipe.calibrate(input_path, threshold=rule)
+            what = (f"threshold {pipe.threshold_:.6g} ({rule_text(pipe.rule(), pipe.contamination_())}) from "
+                    f"{len(pipe.calibration_scores_)} item(s)")
+        pipe.save(out)
     click.echo(f"calibrated {model_path}: {what}")
     click.echo(f"model written to {out}")

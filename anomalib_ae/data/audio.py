@@ -68,7 +68,8 @@ def list_audio_files(root: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
 
 
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
+def expand_audio_paths(paths: str | Path | Iterable[str | Path]) -> list[str]:
+    """Files of ``paths`` (a file, a folder searched recursively, or a list of both) as strings."""
     if isinstance(paths, (str, Path)):
         p = Path(paths)
         if p.is_dir():
@@ -79,6 +80,9 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[str]:
         p = Path(p)
         out.extend([str(f) for f in list_audio_files(p)] if p.is_dir() else [str(p)])
     return out
+
+
+_expand = expand_audio_paths  # the former private name
 
 
 class AudioFeaturizer:
@@ -225,7 +229,7 @@ class AudioFeaturizer:
         idx: list[np.ndarray] = []
         ok: list[str] = []
         errors: list[FileError] = []
-        for p in _expand(paths):
+        for p in expand_audio_paths(paths):
             try:
                 y = self.read(p)
                 n_stft = 1 + len(y) // int(self.hop_length)  # librosa's centred STFT
@@ -258,7 +262,7 @@ class AudioFeaturizer:
             could not be read (a warning names it).
         """
         out: list[np.ndarray | None] = []
-        for p in _expand(paths):
+        for p in expand_audio_paths(paths):
             try:
                 out.append(self.log_mel_signal(self.read(p)))
             except Exception as exc:  # noqa: BLE001

@@ -151,7 +151,7 @@ def _parse_gap(max_gap: Any) -> float | None:
     return float(pd.Timedelta(max_gap).total_seconds())
 
 
-def _mostly_numeric(s: pd.Series) -> bool:
+def mostly_numeric(s: pd.Series) -> bool:
     """A numeric column, or a text column whose non-empty cells are at least 95 % numbers
     (a metric with a few bad cells such as "n/a" stays a metric; its bad cells are row errors)."""
     if pd.api.types.is_bool_dtype(s):
@@ -310,7 +310,7 @@ class TelemetryWindower:
         self._require(df, need)
         if self.metric_cols is None:
             skip = set(need)
-            cols = [str(c) for c in df.columns if c not in skip and _mostly_numeric(df[c])]
+            cols = [str(c) for c in df.columns if c not in skip and mostly_numeric(df[c])]
             if not cols:
                 raise ValueError("no numeric metric column found; pass metric_cols=[...]")
         else:

@@ -12,12 +12,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_random_state
+from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from anomalib_ae.detectors.base import BaseDetector
 from anomalib_ae.preprocessing import fit_standardizer, standardize
 from anomalib_ae.training import batched_apply, fit_module, score_device, seeded
+from anomalib_ae.validation import Interval, StrOptions
 
 INPUT_KINDS = ("auto", "vector", "window", "image")
 
@@ -80,8 +80,9 @@ class BaseDeepDetector(BaseDetector):
         Seeds weights, split and batch order: the same seed gives identical scores on CPU.
     accelerator : str, default "auto"
         Lightning accelerator ("auto" uses a GPU when present, "cpu" forces the CPU).
-    verbose : bool or "auto"
-        Progress bar; "auto" shows it when stderr is an interactive terminal.
+    verbose : bool, int >= 0 or "auto", default "auto"
+        Progress bar (scikit-learn's and PyOD's habit: ``0``/``False`` quiet, ``1``, ``2`` or
+        ``True`` show it); "auto" shows it when stderr is an interactive terminal.
     contamination : float in (0, 0.5], default 0.1
         Fraction of training samples above ``threshold_`` (when ``threshold`` is None).
     threshold : None, str or float, default None
@@ -90,8 +91,8 @@ class BaseDeepDetector(BaseDetector):
         ``"pythresh:<method>"``; see :mod:`anomalib_ae.scoring.threshold`.
     """
 
-    _parameter_constraints: dict = {
-        **BaseDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDetector._constraints,
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -102,7 +103,7 @@ class BaseDeepDetector(BaseDetector):
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_dims": ["array-like", None],
         "accelerator": [str],
-        "verbose": ["boolean", StrOptions({"auto"})],
+        "verbose": ["verbose", StrOptions({"auto"})],
         "random_state": ["random_state"],
     }
 
@@ -175,6 +176,29 @@ class BaseDeepDetector(BaseDetector):
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         """Validated input -> standardised float32 in model layout."""
         return standardize(to_model_layout(X, self.input_kind_), self.mean_, self.scale_)
+
+    def prepare_input(self, X) -> np.ndarray:
+        """``X`` as the network sees it: standardised float32 in model layout."""
+        check_is_fitted(self)
+        return self._prepare(np.asarray(X))
+
+    def error_map(self, X) -> np.ndarray | None:
+        """Per-value error of the network's reconstruction of ``X`` (float64, model layout).
+
+        ``None`` when the network has no per-value error (e.g. Deep SVDD scores distances in
+        feature space); see ``AnomalyModule.error_map``.
+        """
+        Xs = self.prepare_input(X)
+        module = self.module_.eval()
+        device = next(iter(module.parameters()), torch.empty(0)).device
+        outs = []
+        with torch.no_grad():
+            for start in range(0, len(Xs), 256):
+                e = module.error_map(torch.from_numpy(np.ascontiguousarray(Xs[start : start + 256])).to(device))
+                if e is None:
+                    return None
+                outs.append(e.double().cpu().numpy())
+        return np.concatenate(outs) if outs else np.zeros((0, *Xs.shape[1:]))
 
     def _split_standardize(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Resolve the input layout, hold out the validation rows, fit the standardiser on the rest.

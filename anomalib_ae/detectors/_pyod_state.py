@@ -97,7 +97,8 @@ def pyod_from_arrays(arrays: dict[str, np.ndarray], desc: dict, prefix: str, fre
     import skops.io as sio
     import torch
 
-    from anomalib_ae.io import ModelFileError, load_module_weights
+    from anomalib_ae.detectors.state import load_module_weights
+    from anomalib_ae.io import ModelFileError
 
     data = np.asarray(arrays[f"{prefix}skops"], dtype=np.uint8).tobytes()
     try:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sklearn.utils._param_validation import StrOptions
-
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.autoencoder import SCORE_TYPES, build_autoencoder
 from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import StrOptions
 
 
 @register_detector("ae")
@@ -36,8 +35,8 @@ class AutoEncoder(BaseDeepDetector):
     (3,)
     """
 
-    _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
         "score_type": [StrOptions(set(SCORE_TYPES))],
     }
 

@@ -25,12 +25,12 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomalib_ae.scoring.calibration import conformal_p_values
 from anomalib_ae.scoring.probability import ProbabilityMap, fit_probability_map, loo_p_values
 from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
+from anomalib_ae.validation import Interval, check_params
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -51,7 +51,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         threshold afterwards with :meth:`set_threshold`, without refitting.
     """
 
-    _parameter_constraints: dict = {
+    _constraints: dict = {
         "contamination": [Interval(Real, 0.0, 0.5, closed="right")],
         "threshold": [None, Real, str],
     }
@@ -112,7 +112,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
+        check_params(self)
         X = self._validate_input(X, reset=True)
         if y is not None:
             y = np.asarray(y)
@@ -277,18 +277,19 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
         """Write parameters, fitted state and weights to one safe file (see :mod:`anomalib_ae.io`)."""
-        from anomalib_ae.io import save
+        from anomalib_ae.detectors.state import detector_to_state
+        from anomalib_ae.io import write_model_file
 
-        save(self, path)
+        write_model_file(path, *detector_to_state(self))
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict]:
         """Fitted state as (arrays, JSON-able dict); the default covers arrays, scalars and modules."""
-        from anomalib_ae.io import default_get_state
+        from anomalib_ae.detectors.state import default_get_state
 
         return default_get_state(self)
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict) -> None:
-        from anomalib_ae.io import default_set_state
+        from anomalib_ae.detectors.state import default_set_state
 
         default_set_state(self, arrays, state)
 

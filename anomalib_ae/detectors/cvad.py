@@ -6,7 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
@@ -14,6 +13,7 @@ from anomalib_ae.nn.base import AnomalyModule
 from anomalib_ae.nn.cvad import build_cvad, build_cvad_discriminator
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
+from anomalib_ae.validation import Interval
 
 _MIN_SCALE = 1e-8
 
@@ -81,8 +81,8 @@ patience, input_kind, random_state, accelerator, verbose, contamination
     (3,)
     """
 
-    _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
         "beta": [Interval(Real, 0, None, closed="left")],
         "latent2_factor": [Interval(Integral, 1, None, closed="left")],
         "disc_epochs": [Interval(Integral, 1, None, closed="left"), None],

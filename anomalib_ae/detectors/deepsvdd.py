@@ -6,12 +6,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.svdd import ARCHS, build_deep_svdd, build_svdd_autoencoder
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
+from anomalib_ae.validation import Interval, StrOptions
 
 _COMMON_DOC = """
     pretrain : bool, default True
@@ -63,8 +63,8 @@ def batch_size_without_singletons(n: int, batch_size: int) -> int:
 class _SVDDDetector(BaseDeepDetector):
     """Shared training of Deep SVDD and Deep SAD: pre-training, centre, then the objective."""
 
-    _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
         "pretrain": ["boolean"],
         "pretrain_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "center_eps": [Interval(Real, 0, None, closed="neither")],
@@ -157,8 +157,8 @@ class DeepSVDD(_SVDDDetector):
     """
     )
 
-    _parameter_constraints: dict = {
-        **_SVDDDetector._parameter_constraints,
+    _constraints: dict = {
+        **_SVDDDetector._constraints,
         "objective": [StrOptions({"one-class", "soft-boundary"})],
         "nu": [Interval(Real, 0, 1, closed="right")],
     }
@@ -245,8 +245,8 @@ class DeepSAD(_SVDDDetector):
     """
     )
 
-    _parameter_constraints: dict = {
-        **_SVDDDetector._parameter_constraints,
+    _constraints: dict = {
+        **_SVDDDetector._constraints,
         "eta": [Interval(Real, 0, None, closed="left")],
     }
 

@@ -22,13 +22,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from anomalib_ae.detectors.base import BaseDetector
 from anomalib_ae.registry import create, register_detector
 from anomalib_ae.scoring.calibration import surprise
 from anomalib_ae.scoring.combination import COMBINE_RULES, combine
+from anomalib_ae.validation import Interval, StrOptions
 
 #: Members of ``Ensemble()`` without arguments.
 DEFAULT_MEMBERS = ("pyod.knn", "pyod.lof", "ae")
@@ -70,8 +70,8 @@ class Ensemble(BaseDetector):
     (2,)
     """
 
-    _parameter_constraints: dict = {
-        **BaseDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDetector._constraints,
         "detectors": ["array-like", None],
         "combine": [StrOptions(set(COMBINE_RULES))],
         "weights": ["array-like", None],
@@ -190,7 +190,7 @@ class Ensemble(BaseDetector):
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self):
-        from anomalib_ae.io import default_get_state, detector_to_state
+        from anomalib_ae.detectors.state import default_get_state, detector_to_state
 
         members = self.__dict__.pop("detectors_")
         try:
@@ -206,7 +206,8 @@ class Ensemble(BaseDetector):
         return arrays, state
 
     def _set_state(self, arrays, state):
-        from anomalib_ae.io import ModelFileError, default_set_state, detector_from_state
+        from anomalib_ae.detectors.state import default_set_state, detector_from_state
+        from anomalib_ae.io import ModelFileError
 
         state = dict(state)
         members = state.pop("detectors_", None)

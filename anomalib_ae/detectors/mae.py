@@ -5,11 +5,11 @@ from __future__ import annotations
 from math import prod
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.mae import build_mae
 from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import Interval
 
 #: Seed of the fixed scoring masks.
 MASK_SEED = 0
@@ -55,8 +55,8 @@ input_kind, random_state, accelerator, verbose, contamination
     (3,)
     """
 
-    _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
         "mask_ratio": [Interval(Real, 0, 1, closed="neither")],
         "patch_size": [Interval(Integral, 1, None, closed="left"), None],
         "feature_group": [Interval(Integral, 1, None, closed="left"), None],

@@ -20,13 +20,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.sage import SageNet, knn_distance
 from anomalib_ae.registry import register_detector
 from anomalib_ae.scoring.calibration import surprise
+from anomalib_ae.validation import Interval
 
 SIGNALS = ("latent_knn", "reconstruction", "task_loss")
 
@@ -58,8 +58,8 @@ class SAGE(BaseDeepDetector):
     ['latent_knn', 'reconstruction']
     """
 
-    _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "task_weight": [Interval(Real, 0, None, closed="left")],
     }

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.vae import SCORE_TYPES, build_vae
 from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import Interval, StrOptions
 
 #: Seed of the latent noise used at scoring time (fixed, so scores are deterministic).
 SCORE_SEED = 0
@@ -46,8 +46,8 @@ patience, input_kind, random_state, accelerator, verbose, contamination
     (3,)
     """
 
-    _parameter_constraints: dict = {
-        **BaseDeepDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
         "beta": [Interval(Real, 0, None, closed="left")],
         "score_type": [StrOptions(set(SCORE_TYPES))],
         "n_samples": [Interval(Integral, 1, None, closed="left")],

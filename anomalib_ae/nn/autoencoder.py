@@ -7,7 +7,7 @@ from math import prod
 
 import torch
 
-from anomalib_ae.nn.base import AnomalyModule
+from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
 
 
@@ -54,6 +54,10 @@ class DenseAutoEncoder(AnomalyModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encode(x)).view_as(x)
 
+    def error_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared error of every value, ``x``'s shape."""
+        return squared_reconstruction_error(self, x)
+
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return per_sample_mse(x, self(x)).mean()
 
@@ -86,8 +90,8 @@ class ConvAutoEncoder(AnomalyModule):
         return self.decoder(self.encoder(x))
 
     def error_map(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-pixel squared error averaged over channels: ``(n, H, W)``."""
-        return (self(x) - x).pow(2).mean(dim=1)
+        """Squared error of every value, ``x``'s shape ``(n, C, H, W)`` (a pixel map averages channels)."""
+        return squared_reconstruction_error(self, x)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return per_sample_mse(x, self(x)).mean()

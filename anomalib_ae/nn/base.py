@@ -18,6 +18,9 @@ class AnomalyModule(nn.Module):
     ``score(x)``
         One float per sample, higher = more anomalous; called under ``torch.no_grad()`` in
         eval mode and must be deterministic there.
+    ``error_map(x)``
+        Per-value error of ``x``'s shape (what explanations show), or ``None`` for a
+        network that has no per-value error (Deep SVDD, SAGE: distances in feature space).
     """
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -25,3 +28,12 @@ class AnomalyModule(nn.Module):
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def error_map(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Per-value error of ``x``'s shape; ``None`` here (a network without a reconstruction)."""
+        return None
+
+
+def squared_reconstruction_error(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``(module(x) - x) ** 2``: the per-value error of a network whose forward reconstructs."""
+    return (module(x) - x).pow(2)

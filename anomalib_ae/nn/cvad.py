@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from anomalib_ae.nn.autoencoder import per_sample_mse
-from anomalib_ae.nn.base import AnomalyModule
+from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
 from anomalib_ae.nn.losses import gaussian_kl
 
@@ -164,6 +164,10 @@ class CascadeVAE(AnomalyModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Deterministic reconstruction ``(x1 + x2) / 2`` from the mean latent codes."""
         return self.reconstruct(x)
+
+    def error_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared error of every value of the deterministic reconstruction, ``x``'s shape."""
+        return squared_reconstruction_error(self, x)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction from the mean latent codes, same shape as ``x``."""

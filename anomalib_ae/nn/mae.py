@@ -262,14 +262,12 @@ class MaskedAutoEncoder(AnomalyModule):
         return se_sum.flatten(1).sum(dim=1) / count.flatten(1).sum(dim=1).clamp_min(1.0)
 
     def error_map(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean squared error of each position over the scoring masks that hide it.
+        """Mean squared error of each value over the scoring masks that hide it, ``x``'s shape.
 
-        Returns ``(n, H, W)`` for images (averaged over channels), ``(n, T, d)`` for windows and
-        ``(n, d)`` for vectors.
+        A patch hides all channels of its pixels, so averaging the channels of an image's map
+        gives the same pixel map as the autoencoder's (``error_map(x).mean(dim=1)``).
         """
         se_sum, count = self._masked_errors(x)
-        if self.kind == "image":
-            se_sum, count = se_sum.sum(dim=1), count.sum(dim=1)
         return se_sum / count.clamp_min(1.0)
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from anomalib_ae.nn.autoencoder import per_sample_mse
-from anomalib_ae.nn.base import AnomalyModule
+from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import mlp
 from anomalib_ae.nn.losses import deep_sad_loss, svdd_one_class_loss, svdd_soft_boundary_loss
 
@@ -328,6 +328,10 @@ class SVDDAutoEncoder(AnomalyModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x)).view_as(x)
+
+    def error_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared error of every value of the pre-training reconstruction, ``x``'s shape."""
+        return squared_reconstruction_error(self, x)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return per_sample_mse(x, self(x)).mean()

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from anomalib_ae.nn.autoencoder import per_sample_mse
-from anomalib_ae.nn.base import AnomalyModule
+from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
 from anomalib_ae.nn.losses import LOG_2PI, gaussian_kl, gaussian_log_prob, iwae_bound
 
@@ -107,6 +107,10 @@ class VAE(AnomalyModule):
         """Deterministic reconstruction from the mean latent code."""
         mu, _ = self.encode(x)
         return self.decode(mu).view_as(x)
+
+    def error_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared error of every value of the mean reconstruction, ``x``'s shape."""
+        return squared_reconstruction_error(self, x)
 
     def log_px_z(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         """``log p(x | z)`` of the unit-variance Gaussian decoder, ``(n,)``."""

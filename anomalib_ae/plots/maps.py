@@ -65,7 +65,8 @@ def plot_anomaly_map(image, anomaly_map, *, mask=None, ax=None, alpha: float = 0
 class AnomalyMapDisplay:
     """Grid of images with their anomaly heatmaps.
 
-    Build with :meth:`from_explanation` (the dict of :meth:`Pipeline.explain`) or directly.
+    Build with :meth:`from_explanation` (the :class:`~anomalib_ae.explain.Explanation` of
+    :meth:`Pipeline.explain`) or directly.
     """
 
     images: np.ndarray
@@ -74,11 +75,10 @@ class AnomalyMapDisplay:
     masks: np.ndarray | None = None
 
     @classmethod
-    def from_explanation(cls, explanation: dict, *, masks=None, ncols: int = 4):
-        res, top = explanation["result"], explanation["top"]
-        col = "path" if "path" in res.table else "item"
-        titles = [f"{str(res.table[col].iloc[i]).split('/')[-1][:28]}\nscore {res.scores[i]:.3g}" for i in top]
-        return cls(explanation["images"], explanation["maps"], titles, masks).plot(ncols=ncols)
+    def from_explanation(cls, explanation, *, masks=None, ncols: int = 4):
+        ex = explanation
+        titles = [f"{str(name).split('/')[-1][:28]}\nscore {s:.3g}" for name, s in zip(ex.item_ids, ex.scores)]
+        return cls(ex.images, ex.attributions, titles, masks).plot(ncols=ncols)
 
     def plot(self, ncols: int = 4, same_scale: bool = True):
         import matplotlib.pyplot as plt
@@ -145,10 +145,11 @@ class SpectrogramErrorDisplay:
     hop_seconds: float | None = None
 
     @classmethod
-    def from_explanation(cls, explanation: dict, k: int = 0, hop_seconds: float | None = None):
-        res, i = explanation["result"], explanation["top"][k]
-        title = f"{str(res.table['path'].iloc[i]).split('/')[-1]}  score {res.scores[i]:.3g}"
-        return cls(explanation["log_mels"][k], explanation["maps"][k], title, hop_seconds).plot()
+    def from_explanation(cls, explanation, k: int = 0, hop_seconds: float | None = None):
+        """The ``k``-th explained clip of an audio :class:`~anomalib_ae.explain.Explanation`."""
+        ex = explanation
+        title = f"{str(ex.item_ids[k]).split('/')[-1]}  score {ex.scores[k]:.3g}"
+        return cls(ex.log_mels[k], ex.attributions[k], title, hop_seconds).plot()
 
     def plot(self, axes=None):
         self.axes_ = plot_spectrogram_error(self.log_mel, self.error_map, axes=axes, title=self.title,
@@ -176,7 +177,7 @@ def plot_telemetry_timeline(timestamps, scores, *, threshold=None, contributions
     timestamps, scores : arrays of shape (n,)
     threshold : float, optional
     contributions : array of shape (n, n_metrics), optional
-        Per-timestamp, per-metric contributions (e.g. ``Pipeline.explain(...)["row_contributions"]``).
+        Per-timestamp, per-metric contributions (e.g. ``Pipeline.explain(...).row_contributions``).
     metric_names : list of str, optional
     labels : array of shape (n,), optional
         Known anomalies (1), shaded in red.
@@ -229,12 +230,13 @@ class TelemetryTimelineDisplay:
     k: int = 3
 
     @classmethod
-    def from_explanation(cls, explanation: dict, threshold: float | None = None, timestamp_col: str = "timestamp",
+    def from_explanation(cls, explanation, threshold: float | None = None, timestamp_col: str = "timestamp",
                          labels=None, k: int = 3):
-        res = explanation["result"]
+        """Timeline of every row of a telemetry :class:`~anomalib_ae.explain.Explanation`."""
+        res = explanation.result
         tcol = timestamp_col if timestamp_col in res.table else res.table.columns[1]
-        return cls(res.table[tcol].to_numpy(), res.scores, threshold, explanation["row_contributions"],
-                   explanation["feature_names"], labels, k).plot()
+        return cls(res.table[tcol].to_numpy(), res.scores, threshold, explanation.row_contributions,
+                   explanation.feature_names, labels, k).plot()
 
     def plot(self, axes=None):
         self.axes_ = plot_telemetry_timeline(self.timestamps, self.scores, threshold=self.threshold,

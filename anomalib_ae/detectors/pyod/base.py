@@ -1,4 +1,4 @@
-"""PyOD's detectors behind the anomalib_ae contract (``"pyod.iforest"``, ``"pyod.knn"``, ...).
+"""The base of the PyOD wrappers (the wrappers themselves: :mod:`anomalib_ae.detectors.pyod.models`).
 
 Each wrapper stores its parameters only; the PyOD model is built inside ``fit`` (PyOD's own
 ``__init__`` validates, seeds global RNGs and picks a device, which scikit-learn's rules
@@ -33,16 +33,14 @@ import contextlib
 import importlib
 import inspect
 import random
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.model_selection import KFold
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from anomalib_ae.detectors.base import BaseDetector
-from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import Interval, StrOptions
 
 CALIBRATIONS = ("auto", "cv", "split", "loo", "train")
 
@@ -95,8 +93,8 @@ class PyODDetector(BaseDetector):
     #: PyOD's ``decision_scores_`` leave each training row out (k-NN distances, LOF).
     _loo: bool = False
 
-    _parameter_constraints: dict = {
-        **BaseDetector._parameter_constraints,
+    _constraints: dict = {
+        **BaseDetector._constraints,
         "params": [dict, None],
         "calibration": [StrOptions(set(CALIBRATIONS))],
         "calibration_folds": [Interval(Integral, 2, None, closed="left")],
@@ -245,7 +243,7 @@ class PyODDetector(BaseDetector):
 
     def _get_state(self):
         from anomalib_ae.detectors._pyod_state import pyod_to_arrays
-        from anomalib_ae.io import default_get_state
+        from anomalib_ae.detectors.state import default_get_state
 
         est = self.__dict__.pop("estimator_")
         try:
@@ -259,7 +257,8 @@ class PyODDetector(BaseDetector):
 
     def _set_state(self, arrays, state):
         from anomalib_ae.detectors._pyod_state import pyod_from_arrays
-        from anomalib_ae.io import ModelFileError, default_set_state
+        from anomalib_ae.detectors.state import default_set_state
+        from anomalib_ae.io import ModelFileError
 
         state = dict(state)
         desc = state.pop("estimator_", None)
@@ -274,110 +273,3 @@ class PyODDetector(BaseDetector):
 
         self.estimator_ = pyod_from_arrays(arrays, desc["__pyod__"], "estimator_.", fresh, rebuild)
 
-
-def _pyod_wrapper(
-    name: str, pyod_class: str, summary: str, defaults: dict | None = None, deep: bool = False, loo: bool = False
-):
-    """Define and register a wrapper class for one PyOD model."""
-    cls_name = "PyOD" + pyod_class.rpartition(":")[2]
-    doc = (
-        f"{summary} (PyOD ``{pyod_class.replace(':', '.')}``) behind the anomalib_ae contract.\n\n"
-        "Parameters are those of :class:`~anomalib_ae.detectors.pyod.PyODDetector`; PyOD's own go\n"
-        "in ``params``.\n"
-    )
-    attrs = {"__doc__": doc, "_pyod_class": pyod_class, "_pyod_defaults": dict(defaults or {}), "_deep": deep, "_loo": loo}
-    cls = type(cls_name, (PyODDetector,), attrs)
-    cls.__module__ = __name__
-    return register_detector(name)(cls)
-
-
-def _ecdf_decision(est, X: np.ndarray, rule: str) -> np.ndarray:
-    """ECOD/COPOD score of each row of ``X`` as PyOD gives it for that row scored alone.
-
-    PyOD computes the empirical CDFs over training data *and the whole scored batch*, so a
-    row's score depends on the other rows in its batch. Here every row is ranked against the
-    training data plus itself (tail probabilities ``(#train <= x + 1) / (n + 1)`` and
-    ``(#train >= x + 1) / (n + 1)``), with the skewness signs of the training data: scores
-    no longer depend on batching.
-    """
-    from scipy.stats import skew
-
-    train = np.asarray(est.X_train, dtype=np.float64)
-    n = train.shape[0]
-    cols = np.sort(train, axis=0)
-    le = np.column_stack([np.searchsorted(cols[:, j], X[:, j], side="right") for j in range(X.shape[1])])
-    ge = n - np.column_stack([np.searchsorted(cols[:, j], X[:, j], side="left") for j in range(X.shape[1])])
-    u_l = -np.log((le + 1.0) / (n + 1.0))
-    u_r = -np.log((ge + 1.0) / (n + 1.0))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sk = np.nan_to_num(np.sign(skew(train, axis=0)), nan=0.0)  # constant column: no skew
-    u_skew = u_l * -1 * np.sign(sk - 1) + u_r * np.sign(sk + 1)
-    if rule == "ecod":
-        out = np.maximum(u_skew, np.maximum(u_l, u_r))
-    else:  # copod
-        out = np.maximum(u_skew, (u_l + u_r) / 2)
-    return out.sum(axis=1)
-
-
-def _pca_data_defaults(self, X: np.ndarray) -> dict:
-    """``n_components`` = numerical rank of the standardised data.
-
-    PyOD's PCA divides by every component's explained variance; components of (near) zero
-    variance, e.g. from constant columns (mnist, optdigits), give infinite scores.
-    """
-    Z = X - X.mean(axis=0)
-    sd = Z.std(axis=0)
-    sd[sd == 0] = 1.0
-    ev = np.linalg.svd(Z / sd, compute_uv=False) ** 2
-    rank = int(np.sum(ev > ev[0] * 1e-9)) if ev.size and ev[0] > 0 else 1
-    return {"n_components": max(1, min(rank, X.shape[0] - 1, X.shape[1]))}
-
-
-def _rebuild_base_dl(self, est, name):
-    if name != "model":
-        raise NotImplementedError(name)
-    est.build_model()
-    return est.model
-
-
-def _rebuild_deepsvdd(self, est, name):
-    from pyod.models.deep_svdd import InnerDeepSVDD
-
-    if name != "model_":
-        raise NotImplementedError(name)
-    return InnerDeepSVDD(
-        est.n_features,
-        use_ae=est.use_ae,
-        hidden_neurons=est.hidden_neurons,
-        hidden_activation=est.hidden_activation,
-        output_activation=est.output_activation,
-        dropout_rate=est.dropout_rate,
-        l2_regularizer=est.l2_regularizer,
-    )
-
-
-PyODIForest = _pyod_wrapper("pyod.iforest", "pyod.models.iforest:IForest", "Isolation Forest")
-PyODLOF = _pyod_wrapper("pyod.lof", "pyod.models.lof:LOF", "Local Outlier Factor", loo=True)
-PyODKNN = _pyod_wrapper("pyod.knn", "pyod.models.knn:KNN", "k-nearest-neighbour distance", loo=True)
-PyODOCSVM = _pyod_wrapper("pyod.ocsvm", "pyod.models.ocsvm:OCSVM", "One-class SVM")
-PyODECOD = _pyod_wrapper("pyod.ecod", "pyod.models.ecod:ECOD", "Empirical-CDF outlier detection")
-PyODECOD._decision = lambda self, est, X: _ecdf_decision(est, X, "ecod")
-PyODCOPOD = _pyod_wrapper("pyod.copod", "pyod.models.copod:COPOD", "Copula-based outlier detection")
-PyODCOPOD._decision = lambda self, est, X: _ecdf_decision(est, X, "copod")
-PyODHBOS = _pyod_wrapper("pyod.hbos", "pyod.models.hbos:HBOS", "Histogram-based outlier score")
-PyODPCA = _pyod_wrapper("pyod.pca", "pyod.models.pca:PCA", "PCA reconstruction outlier score")
-PyODPCA._data_defaults = _pca_data_defaults
-PyODGMM = _pyod_wrapper("pyod.gmm", "pyod.models.gmm:GMM", "Gaussian mixture negative log-likelihood")
-PyODKDE = _pyod_wrapper("pyod.kde", "pyod.models.kde:KDE", "Kernel density estimate (negative log-density)")
-PyODINNE = _pyod_wrapper("pyod.inne", "pyod.models.inne:INNE", "Isolation using nearest-neighbour ensembles")
-PyODAutoEncoder = _pyod_wrapper(
-    "pyod.autoencoder", "pyod.models.auto_encoder:AutoEncoder", "PyOD's autoencoder", {"verbose": 0}, deep=True
-)
-PyODAutoEncoder._rebuild_torch = _rebuild_base_dl
-PyODVAE = _pyod_wrapper("pyod.vae", "pyod.models.vae:VAE", "PyOD's variational autoencoder", {"verbose": 0}, deep=True)
-PyODVAE._rebuild_torch = _rebuild_base_dl
-PyODDeepSVDD = _pyod_wrapper(
-    "pyod.deepsvdd", "pyod.models.deep_svdd:DeepSVDD", "PyOD's Deep SVDD", {"verbose": 0}, deep=True
-)
-PyODDeepSVDD._rebuild_torch = _rebuild_deepsvdd
