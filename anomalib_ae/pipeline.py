@@ -6,23 +6,14 @@ telemetry tables, plain tables) and scores one row per image / clip / timestamp 
 >>> pipe.save("fan.pt"); anomalib_ae.load("fan.pt").score_items("new_clips/").table
 
 The pipeline composes an adapter (:mod:`anomalib_ae.adapters`, chosen by ``kind``) and a
-detector; it never branches on the modality. The adapter's settings are saved in the same
-safe model file as the detector, so a reloaded pipeline scores bit-identically.
-
-Item scores, thresholds and probabilities
------------------------------------------
-A clip's score aggregates its frame scores (``clip_aggregate``), a timestamp's the windows
-covering it (``timestamp_how``). ``calibration_scores_`` are item scores of normal items the
-detector did not train on (held-out items, recordings or a time-ordered tail:
-:mod:`anomalib_ae.alarms`); ``threshold_`` resolves the rule (``threshold``) on them as every
-detector does; ``score_items`` reports the conformal ``p_value`` and a ``probability``
-(:mod:`anomalib_ae.scoring.probability`); ``calibrate`` re-calibrates without refitting.
+detector, never branching on the modality; both are saved in one safe model file, so a
+reloaded pipeline scores bit-identically. Thresholds, held-out item calibration, ``p_value`` /
+``probability`` and re-calibration: :mod:`anomalib_ae.alarms`.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 import numpy as np
