@@ -22,3 +22,14 @@ def blobs_with_outliers():
     X_test = np.vstack([r.normal(size=(90, 6)), r.normal(loc=6.0, size=(10, 6))]).astype(np.float32)
     y_test = np.r_[np.zeros(90, int), np.ones(10, int)]
     return X_train, X_test, y_test
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long benchmark runs stay out unless asked for by name (``-m benchmark``), also when another
+    ``-m`` expression (``-m "not slow"``, the quick inner loop) replaces the default one."""
+    if "benchmark" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("benchmark") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("benchmark")])
+        items[:] = kept

@@ -26,6 +26,8 @@ OVERRIDES["pyod.autoencoder"] = {"params": {"epoch_num": 3, "batch_size": 32, "v
 OVERRIDES["pyod.vae"] = {"params": {"epoch_num": 3, "batch_size": 32, "verbose": 0}}
 OVERRIDES["pyod.deepsvdd"] = {"params": {"epochs": 3, "batch_size": 32, "verbose": 0}}
 OVERRIDES["pyod.iforest"] = {"params": {"n_estimators": 25}}
+# INNE's 200 estimators made its scikit-learn checks the slowest tests (17-72 s each); 25 take a tenth
+OVERRIDES["pyod.inne"] = {"params": {"n_estimators": 25}}
 OVERRIDES["ensemble"] = {"detectors": ["pyod.knn", "pyod.ecod"]}
 
 # issue 3: deep family (fewer latent samples keep the VAE's ELBO scoring cheap)

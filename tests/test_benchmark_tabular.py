@@ -35,6 +35,7 @@ def _toy_sets(folder: Path) -> None:
         np.savez(folder / f"{name}.npz", X=X, y=np.r_[np.zeros(n), np.ones(12)].astype(int))
 
 
+@pytest.mark.slow  # ~68 s (measured)
 def test_benchmark_settings_test_cap_jobs_and_saved_scores(tmp_path):
     import numpy as np
 

@@ -20,6 +20,7 @@ def test_notebooks_are_found():
     assert {"quickstart", "medical", "industrial", "acoustic", "hpc_telemetry"} <= names
 
 
+@pytest.mark.slow  # 35-70 s each (measured)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
