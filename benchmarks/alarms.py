@@ -10,7 +10,7 @@ the realised false-alarm rate on unseen normal items is reported with the recall
 * acoustic: MIMII fan, per machine group: fit on half the normal recordings, rate on the clips
   of the other normal recordings;
 * telemetry: SMD, per machine: fit on the train half, rate on the normal test minutes, with a
-  static threshold and with rolling re-calibration (``scoring/rolling.py``, window 1440);
+  static threshold and with rolling re-calibration (``scoring/rolling.py``, ``--rolling-window``, default 4320);
 * tables: 25 ODDS / ADBench sets, 70 % of the normal rows train, rate on the other normal rows.
   Probabilities: the p-value -> P(anomaly) map is fitted on a labelled half of the test split
   and its expected calibration error (ECE, 10 bins) measured on the other half.
@@ -268,7 +268,7 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes and few epochs (~10 min on 1 core)")
     ap.add_argument("--domains", default=",".join(DOMAINS))
     ap.add_argument("--machines", default=None, help="SMD machines (comma-separated); default all 19, quick 3")
-    ap.add_argument("--rolling-window", type=int, default=1440)
+    ap.add_argument("--rolling-window", type=int, default=4320)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--telemetry-epochs", type=int, default=None, help="default: hpc.yaml's (quick: 3)")
     ap.add_argument("--telemetry-stride", type=int, default=None, help="default: hpc.yaml's (quick: 4)")

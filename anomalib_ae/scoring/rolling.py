@@ -80,8 +80,8 @@ class RollingCalibrator:
         Scores of held-out normal items, oldest first (the window starts from the last ``window``).
     alpha : float
         Target false-alarm rate (as ``threshold="fpr:alpha"``).
-    window : int, default 1440
-        Scores kept (a day of minute data).
+    window : int, default 4320
+        Scores kept (three days of minute data: on SMD a one-day window over-alarmed, see docs/alarms.md).
     exclude_p : float, optional
         Items whose tail p-value is below this never enter the window; default ``alpha / 10``.
     drift_window : int, optional
@@ -92,7 +92,7 @@ class RollingCalibrator:
         No drift verdict before this many items.
     """
 
-    def __init__(self, calibration_scores, alpha: float, window: int = 1440, exclude_p: float | None = None,
+    def __init__(self, calibration_scores, alpha: float, window: int = 4320, exclude_p: float | None = None,
                  drift_window: int | None = None, level: float = 0.99, min_items: int = 100):
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
