@@ -23,6 +23,7 @@ from anomalib_ae.adapters import ADAPTERS, Adapter
 from anomalib_ae.alarms import AlarmsMixin
 from anomalib_ae.explain.types import Explanation
 from anomalib_ae.results import ScoreResult
+from anomalib_ae.value_range import score_finite_rows
 
 __all__ = ["KINDS", "Pipeline", "ScoreResult", "from_detector", "load_pipeline", "pipeline_from_config"]
 
@@ -177,11 +178,16 @@ class Pipeline(AlarmsMixin):
         self._check_fitted()
         f = self.adapter_.transform(data)
         n = f.n_items
-        raw = self.detector_.score(self.adapter_.detector_input(f.X)) if len(f.X) else np.zeros(0)
+        raw, raw_errors = (score_finite_rows(self.detector_, self.adapter_.detector_input(f.X)) if len(f.X)
+                           else (np.zeros(0), {}))  # rows the model overflows on: NaN + a reason
         score = self.adapter_.item_scores(raw, f)
         ok = np.isfinite(score)
         cols = self._alarm_columns(f.items, score)
         errors = list(f.errors)
+        if raw_errors and self.kind in ("tabular", "image"):  # rows of X are the valid items, in order
+            pos = np.flatnonzero(f.valid)
+            for r, msg in raw_errors.items():
+                errors[int(pos[r])] = msg
         for i in np.flatnonzero(~ok):
             if errors[i] is None:
                 errors[i] = "not scored"

@@ -83,7 +83,13 @@ def test_killed_worker_loses_no_partition(model, monkeypatch):
     """SIGKILL one worker process mid-run: Dask reruns its partitions; each row appears once."""
     import anomalib_ae.distributed as dist
 
+    import dask
+
     path, det, new = model
+    # a loaded machine can miss heartbeats: give the scheduler slack before it gives up on tasks
+    cfg = dask.config.set({"distributed.scheduler.allowed-failures": 10,
+                           "distributed.comm.timeouts.connect": "60s",
+                           "distributed.comm.timeouts.tcp": "120s"})
     c = connect(n_workers=2, threads_per_worker=1)
     try:
         monkeypatch.setattr(dist, "_score_frame", _slow_score)
@@ -103,6 +109,7 @@ def test_killed_worker_loses_no_partition(model, monkeypatch):
     finally:
         c.close()
         c.cluster.close()
+        cfg.__exit__(None, None, None)
     assert got["row_id"].tolist() == list(range(len(new)))
     np.testing.assert_array_equal(got["score"].to_numpy(), _reference(det, new)["score"].to_numpy())
 

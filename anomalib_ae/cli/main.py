@@ -25,6 +25,8 @@ from anomalib_ae.cli.explain import explain_cmd
 from anomalib_ae.cli.fit import fit_cmd
 from anomalib_ae.cli.pull import pull_cmd
 from anomalib_ae.cli.score import score_cmd
+from anomalib_ae.cli.serve import serve_cmd
+from anomalib_ae.cli.watch import watch_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +59,8 @@ cli.add_command(score_cmd)
 cli.add_command(explain_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(pull_cmd)
+cli.add_command(serve_cmd)
+cli.add_command(watch_cmd)
 cli.add_command(calibrate_cmd)
 
 

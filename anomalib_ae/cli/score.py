@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from anomalib_ae.cli.common import UserError, read_config, user_errors, write_scores
+from anomalib_ae.cli.common import UserError, read_config, user_errors
 from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_options
 
 #: How the summary line names an item of each adapter kind.
@@ -36,16 +36,19 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
 @click.command("score")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Model file written by `fit`.")
 @click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / DICOM / NIfTI / audio files, a telemetry table or prometheus://HOST:PORT.")
-@click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
+@click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl), written atomically; - or none: standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="Write score records (schemas/score_record.schema.json) as CSV or JSON lines instead of the score table; with --output - (or none) to stdout.")
 @click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="Config whose data: section (Prometheus source, queries, range) a prometheus:// input uses.")
 @click.option("--rolling-window", type=int, default=None, help="Telemetry: rolling re-calibration over this many recent timestamps presumed normal, with threshold and drift_warning columns.")
 @source_options
 @user_errors
-def score_cmd(model_path, input_path, output_path, id_column, config_path, rolling_window, queries, start, end, step,
-              entity_label) -> None:
+def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, rolling_window, queries, start, end,
+              step, entity_label) -> None:
     """Score every item: one output row per table row, image, clip or timestamp
     (score, p_value, probability, is_anomaly, error; definitions in docs/alarms.md)."""
+    output_path = None if str(output_path) == "-" else output_path  # "-" and no --output: stdout
+
     if isinstance(input_path, str):  # prometheus://: a telemetry model reads the table from the store
         import anomalib_ae
 
@@ -70,7 +73,12 @@ def score_cmd(model_path, input_path, output_path, id_column, config_path, rolli
         table = table.rename(columns={"row": "row_id"})
         if id_column is not None:
             table["row_id"] = data[id_column].to_numpy()
-    write_scores(table, output_path)
+    from dataclasses import replace
+
+    from anomalib_ae.outputs import write_scores
+
+    write_scores(replace(res, table=table), output_path, fmt, model=pipe, model_path=model_path,
+                 source=str(input_path), inputs=(input_path, model_path))
     n, n_err = len(table), int(table["error"].notna().sum())
     flagged = int(table["is_anomaly"].fillna(False).astype(bool).sum())
     summary = (f"scored {n - n_err} of {n} rows ({flagged} flagged); {n_err} row(s) with errors" if bare else

@@ -31,6 +31,7 @@ from anomalib_ae.scoring.calibration import conformal_p_values
 from anomalib_ae.scoring.probability import ProbabilityMap, fit_probability_map, loo_p_values
 from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
 from anomalib_ae.validation import Interval, check_params
+from anomalib_ae.value_range import check_fits_float32, non_finite_score_error
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -74,7 +75,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _validate_input(self, X, *, reset: bool) -> np.ndarray:
-        """Check X once, at the edge: numeric, finite, non-empty, at least 2-D, shape as at fit."""
+        """Check X once, at the edge: numeric, finite and within float32, non-empty, at least 2-D, shape as at fit."""
         if X is None:
             raise ValueError(f"{type(self).__name__} needs input data X, got None")
         shape_in = getattr(X, "shape", None)
@@ -94,6 +95,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             ensure_all_finite=True,
             ensure_min_samples=1,
         )
+        check_fits_float32(X, getattr(self, "feature_names_in_", None), owner=type(self).__name__)
         shape = tuple(int(v) for v in X.shape[1:])
         if reset:
             self.input_shape_ = shape
@@ -161,10 +163,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             self.threshold = threshold  # keep params and fitted state in agreement (and in the file)
         return self
 
-    def _checked_scores(self, scores, n: int) -> np.ndarray:
+    def _checked_scores(self, scores, n: int, X=None) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         if scores.shape != (n,):
             raise RuntimeError(f"{type(self).__name__} returned {scores.shape[0]} scores for {n} samples")
+        if X is not None and not np.all(np.isfinite(scores)):  # scoring a fitted model: the input's fault
+            raise non_finite_score_error(type(self).__name__, scores, X)
         if not np.all(np.isfinite(scores)):
             raise RuntimeError(
                 f"{type(self).__name__} produced non-finite scores (training diverged?); try a smaller lr"
@@ -175,7 +179,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """Anomaly score of each sample: float64 ``(n_samples,)``, higher = more anomalous."""
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        return self._checked_scores(self._score(X), X.shape[0])
+        return self._checked_scores(self._score(X), X.shape[0], X)
 
     # ------------------------------------------------------------------ scikit-learn view
     def score_samples(self, X) -> np.ndarray:

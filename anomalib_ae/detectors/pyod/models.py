@@ -201,6 +201,19 @@ class PyODVAE(_PyODBaseDL):
 
     _pyod_class = "pyod.models.vae:VAE"
 
+    def _decision(self, est, X: np.ndarray) -> np.ndarray:
+        """PyOD's VAE decodes a *sampled* latent code when scoring, so a row's score depended on the
+        noise drawn for its batch (order, size, neighbours). Scoring decodes the posterior mean
+        instead: one score per row, whatever the batch (tests/test_properties.py)."""
+        model = getattr(est, "model", None)
+        if model is None or not hasattr(model, "reparameterize"):
+            return super()._decision(est, X)
+        model.reparameterize = lambda mu, logvar: mu  # instance attribute shadows the method while scoring
+        try:
+            return super()._decision(est, X)
+        finally:
+            del model.reparameterize
+
 
 @register_detector("pyod.deepsvdd")
 class PyODDeepSVDD(PyODDetector):
