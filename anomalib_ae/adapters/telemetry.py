@@ -79,8 +79,9 @@ class TelemetryAdapter(Adapter):
         reader = TelemetryWindower(**params)
         if exclude and reader.metric_cols is None:
             skip = set(exclude) | {reader.timestamp_col, reader.entity_col}
-            reader.metric_cols = [str(c) for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
-                                  and not pd.api.types.is_bool_dtype(df[c])]
+            from anomalib_ae.data.telemetry import mostly_numeric
+
+            reader.metric_cols = [str(c) for c in df.columns if c not in skip and mostly_numeric(df[c])]
         self.reader_ = reader.fit(df)
         return self.transform(df)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["UserError", "parse_params", "read_config", "user_errors", "write_scores"]
+__all__ = ["UserError", "parse_params", "parse_rule", "read_config", "rule_text", "user_errors", "write_scores"]
 
 
 class UserError(click.ClickException):
@@ -67,6 +67,26 @@ def parse_params(items: tuple[str, ...]) -> dict:
         except yaml.YAMLError as exc:
             raise UserError(f"--param {key}: cannot parse value {value!r}: {exc}") from None
     return params
+
+
+def parse_rule(text):
+    """``--threshold`` text -> a threshold rule (a number is a fixed score); checked before any training."""
+    if text is None:
+        return None
+    from anomalib_ae.scoring.threshold import parse_threshold
+
+    try:
+        rule = float(text)
+    except ValueError:
+        rule = text
+    parse_threshold(rule)
+    return rule
+
+
+def rule_text(rule, contamination) -> str:
+    from anomalib_ae.scoring.threshold import rule_text as text
+
+    return text(rule, contamination)
 
 
 def read_config(path: Path) -> dict:

@@ -40,13 +40,13 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="Write score records (schemas/score_record.schema.json) as CSV or JSON lines instead of the score table; with --output - (or none) to stdout.")
 @click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="Config whose data: section (Prometheus source, queries, range) a prometheus:// input uses.")
+@click.option("--rolling-window", type=int, default=None, help="Telemetry: rolling re-calibration over this many recent timestamps presumed normal, with threshold and drift_warning columns.")
 @source_options
 @user_errors
-def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, queries, start, end, step,
-              entity_label) -> None:
-    """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
-    import numpy as np
-
+def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, rolling_window, queries, start, end,
+              step, entity_label) -> None:
+    """Score every item: one output row per table row, image, clip or timestamp
+    (score, p_value, probability, is_anomaly, error; definitions in docs/alarms.md)."""
     output_path = None if str(output_path) == "-" else output_path  # "-" and no --output: stdout
 
     if isinstance(input_path, str):  # prometheus://: a telemetry model reads the table from the store
@@ -65,6 +65,8 @@ def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, 
         data = read_table(input_path)
         if id_column is not None and id_column not in data.columns:
             raise UserError(f"--id-column {id_column!r} is not a column of {input_path}")
+    if rolling_window is not None:
+        pipe.rolling_window = rolling_window
     res = pipe.score_items(data)
     table = res.table
     if bare:  # a detector's scores name rows by row_id (an id column or the row number)
@@ -78,7 +80,9 @@ def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, 
     write_scores(replace(res, table=table), output_path, fmt, model=pipe, model_path=model_path,
                  source=str(input_path), inputs=(input_path, model_path))
     n, n_err = len(table), int(table["error"].notna().sum())
-    flagged = int(np.nansum(res.scores > pipe.threshold_))
+    flagged = int(table["is_anomaly"].fillna(False).astype(bool).sum())
     summary = (f"scored {n - n_err} of {n} rows ({flagged} flagged); {n_err} row(s) with errors" if bare else
                f"scored {n - n_err} of {n} {ITEM_WORDS[pipe.kind]}(s) ({flagged} flagged); {n_err} with errors")
+    if "drift_warning" in table and table["drift_warning"].any():
+        summary += f"; drift warning on {int(table['drift_warning'].sum())} item(s): run `anomalib-ae calibrate`"
     click.echo(summary + (f"; wrote {output_path}" if output_path else ""), err=output_path is None)

@@ -28,8 +28,14 @@ Policy for messy data (applied in this order, per entity)
    segment, one extra window aligned to the segment's end is added, so every usable row
    is covered by at least one window.
 
-Errors in the table itself (missing columns, an unparseable timestamp, a non-numeric
-metric value) raise ``ValueError`` naming the column and the first bad row.
+6. **Bad cells.**  A metric cell that is not a number (``"n/a"``, ``"12,5"``) or is infinite
+   (``inf``, ``-inf``) is an error for its row: the row gets a :class:`RowError` naming the
+   column and the value, it is never forward-filled, it ends the segment (no window
+   contains it) and gets a NaN score, while every other row is scored.  At :meth:`fit` such
+   cells are left out of the scaling statistics; ``bad_cells_`` counts them.
+
+Errors in the table itself (missing columns, an unparseable timestamp) raise
+``ValueError`` naming the column and the first bad row.
 """
 
 from __future__ import annotations
@@ -145,20 +151,40 @@ def _parse_gap(max_gap: Any) -> float | None:
     return float(pd.Timedelta(max_gap).total_seconds())
 
 
-def _metric_values(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+def mostly_numeric(s: pd.Series) -> bool:
+    """A numeric column, or a text column whose non-empty cells are at least 95 % numbers
+    (a metric with a few bad cells such as "n/a" stays a metric; its bad cells are row errors)."""
+    if pd.api.types.is_bool_dtype(s):
+        return False
+    if pd.api.types.is_numeric_dtype(s):
+        return True
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return False
+    present = s.dropna()
+    if present.empty:
+        return False
+    return float(pd.to_numeric(present, errors="coerce").notna().mean()) >= 0.95
+
+
+def _metric_values(df: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, dict[int, str]]:
+    """-> (values with NaN at bad cells, {row position: why}) for non-numeric and infinite cells."""
     out = np.empty((len(df), len(cols)), dtype=np.float64)
+    bad_rows: dict[int, list[str]] = {}
     for j, c in enumerate(cols):
         s = df[c]
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            continue
-        num = pd.to_numeric(s, errors="coerce")
-        bad = (num.isna() & s.notna()).to_numpy()
-        if bad.any():
-            raise ValueError(f"metric column {c!r} is not numeric at {_first_bad(df, c, bad)}")
-        out[:, j] = num.to_numpy(dtype=np.float64, na_value=np.nan)
-    out[np.isinf(out)] = np.nan
-    return out
+        else:
+            num = pd.to_numeric(s, errors="coerce")
+            bad = (num.isna() & s.notna()).to_numpy()
+            for k in np.flatnonzero(bad):
+                bad_rows.setdefault(int(k), []).append(f"metric {c!r} is not numeric ({s.iloc[k]!r})")
+            out[:, j] = num.to_numpy(dtype=np.float64, na_value=np.nan)
+        inf = np.isinf(out[:, j])
+        for k in np.flatnonzero(inf):
+            bad_rows.setdefault(int(k), []).append(f"metric {c!r} is infinite ({float(out[k, j])!r})")
+        out[inf, j] = np.nan
+    return out, {k: "; ".join(v) for k, v in bad_rows.items()}
 
 
 class TelemetryWindower:
@@ -179,7 +205,8 @@ class TelemetryWindower:
     entity_col : str or None, default=None
         Column naming the node / machine; windows never mix entities.
     metric_cols : list of str or None, default=None
-        Metric columns; ``None`` takes every other numeric column at :meth:`fit`.
+        Metric columns; ``None`` takes every other numeric column at :meth:`fit` (and text
+        columns whose non-empty cells are at least 95 % numbers: a metric with a few bad cells).
     max_gap : float, str, Timedelta or None, default=None
         Largest step inside one segment.  A number is in seconds for datetime timestamps
         (in timestamp units for numeric ones); strings such as ``"5min"`` are parsed by
@@ -283,15 +310,15 @@ class TelemetryWindower:
         self._require(df, need)
         if self.metric_cols is None:
             skip = set(need)
-            cols = [str(c) for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
-                    and not pd.api.types.is_bool_dtype(df[c])]
+            cols = [str(c) for c in df.columns if c not in skip and mostly_numeric(df[c])]
             if not cols:
                 raise ValueError("no numeric metric column found; pass metric_cols=[...]")
         else:
             cols = [str(c) for c in self.metric_cols]
         t, kind = _parse_time(df, self.timestamp_col)
         ent = self._entities(df)
-        vals = _metric_values(df, cols)
+        vals, bad = _metric_values(df, cols)
+        self.bad_cells_ = sum(m.count("metric ") for m in bad.values())
         with np.errstate(all="ignore"):
             mean = np.nanmean(vals, axis=0) if len(vals) else np.zeros(len(cols))
             std = np.nanstd(vals, axis=0) if len(vals) else np.ones(len(cols))
@@ -314,8 +341,12 @@ class TelemetryWindower:
         return self
 
     # ---------------------------------------------------------- transform
-    def _segments(self, pos: np.ndarray, t: np.ndarray, vals: np.ndarray, errors: list[RowError]) -> list[np.ndarray]:
-        """Split one entity's time-sorted rows into usable segments; fill ``vals`` in place."""
+    def _segments(self, pos: np.ndarray, t: np.ndarray, vals: np.ndarray, errors: list[RowError],
+                  bad: dict[int, str] | None = None) -> list[np.ndarray]:
+        """Split one entity's time-sorted rows into usable segments; fill ``vals`` in place.
+
+        Rows in ``bad`` (non-numeric / infinite cells) are errors and are never filled."""
+        bad = bad or {}
         if len(pos) == 0:
             return []
         breaks = np.flatnonzero(np.diff(t[pos]) > self.max_gap_) + 1
@@ -326,8 +357,14 @@ class TelemetryWindower:
             if limit > 0 and block.isna().to_numpy().any():
                 block = block.ffill(limit=limit)
                 vals[seg] = block.to_numpy()
+            is_bad = np.array([int(r) in bad for r in seg], dtype=bool) if bad else np.zeros(len(seg), bool)
+            if is_bad.any():
+                vals[seg[is_bad]] = np.nan  # a bad cell is an error, never forward-filled
             nan_rows = np.isnan(vals[seg]).any(axis=1)
             for k in np.flatnonzero(nan_rows):
+                if is_bad[k]:
+                    errors.append(RowError(int(seg[k]), bad[int(seg[k])]))
+                    continue
                 names = [self.metric_cols_[j] for j in np.flatnonzero(np.isnan(vals[seg[k]]))]
                 errors.append(RowError(int(seg[k]), f"metric(s) {names} missing and not forward-fillable "
                                                     f"(ffill_limit={limit}, a gap or segment start before it)"))
@@ -365,8 +402,9 @@ class TelemetryWindower:
         Raises
         ------
         ValueError
-            A column is missing, a timestamp cannot be parsed or a metric value is not
-            numeric (the message names the column and the first bad row).
+            A column is missing or a timestamp cannot be parsed (the message names the
+            column and the first bad row). Non-numeric or infinite metric cells are not
+            raised: their rows are in ``errors``.
         """
         self._check_fitted()
         df = self._as_frame(df)
@@ -376,12 +414,12 @@ class TelemetryWindower:
         if kind != self.time_kind_:
             raise ValueError(f"timestamp column {self.timestamp_col!r} is {kind} but was {self.time_kind_} at fit")
         ent = self._entities(df)
-        vals = _metric_values(df, self.metric_cols_)
+        vals, bad = _metric_values(df, self.metric_cols_)
         errors: list[RowError] = []
         w = int(self.window)
         idx_parts: list[np.ndarray] = []
         for grp in self._groups(ent, t):
-            for seg in self._segments(grp, t, vals, errors):
+            for seg in self._segments(grp, t, vals, errors, bad):
                 starts = self._starts(len(seg))
                 if len(seg) < w:
                     padded = np.full(w, -1, dtype=np.int64)
