@@ -94,7 +94,7 @@ def test_ensemble_attribution_is_weighted_sum_in_calibrated_units():
 
     X, Xt = _correlated()
     ens = anomalib_ae.create("ensemble", detectors=["pyod.knn", "pyod.pca"], random_state=0).fit(X)
-    total, parts = ensemble_attributions(ens, Xt)
+    total, parts = ensemble_attributions(ens, Xt, attribute=attribute)
     S = ens.member_scores(Xt)
     for m, P in enumerate(parts):  # each member's map sums to its surprise -log p
         np.testing.assert_allclose(P.sum(axis=1), S[:, m], rtol=1e-9)

@@ -37,14 +37,14 @@ def member_weights(ensemble, surprises: np.ndarray) -> np.ndarray:
     return np.full((n, M), 1.0 / M)
 
 
-def ensemble_attributions(ensemble, X, member_method: str = "auto") -> tuple[np.ndarray, list[np.ndarray]]:
+def ensemble_attributions(ensemble, X, member_method: str = "auto", *, attribute) -> tuple[np.ndarray, list[np.ndarray]]:
     """Combined attribution (shaped like ``X``) and each member's attribution in calibrated units.
 
     The combined map of an item sums (over values) to the item's weighted calibrated score,
     except where a member attributes nothing positive (then that member adds nothing).
+    ``attribute`` explains one member (:func:`anomalib_ae.explain.attribute` passes itself, so
+    the two modules do not import each other).
     """
-    from anomalib_ae.explain.methods import attribute
-
     X = np.asarray(X)
     names = getattr(ensemble, "feature_names_in_", None)
     if names is not None and X.ndim == 2:

@@ -36,7 +36,7 @@ def score_function(detector):
     if not supports_gradients(detector):
         raise ValueError(f"{type(detector).__name__} has no torch network to take gradients of")
     module = detector.module_.eval()
-    from anomalib_ae.explain.methods import detector_name
+    from anomalib_ae.explain.naming import detector_name
 
     name = detector_name(detector)
     if name == "sage" and getattr(detector, "train_latents_", None) is not None:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from anomalib_ae.explain.naming import detector_name  # noqa: F401  (re-exported)
+
 __all__ = ["METHODS", "attribute", "default_method", "available_methods", "shares"]
 
 
@@ -40,14 +42,7 @@ def shares(A: np.ndarray) -> np.ndarray:
 METHODS = ("combined", "residual", "residual_norm", "ig", "gxi", "occlusion", "ensemble", "zscore")
 
 
-def detector_name(detector) -> str:
-    """The registered name of ``detector`` ("" for an unregistered class)."""
-    from anomalib_ae.detectors.state import registered_name
 
-    try:
-        return registered_name(detector)
-    except (TypeError, ValueError):
-        return ""
 
 
 def available_methods(detector) -> list[str]:
@@ -115,7 +110,7 @@ def attribute(detector, X, method: str = "auto", **kwargs) -> tuple[np.ndarray, 
             raise ValueError(f"{type(detector).__name__} is not an ensemble")
         from anomalib_ae.explain.ensemble import ensemble_attributions
 
-        return ensemble_attributions(detector, X)[0], method
+        return ensemble_attributions(detector, X, attribute=attribute)[0], method
     # zscore
     med = kwargs.get("reference") or (getattr(detector, "train_mean_", None), getattr(detector, "train_scale_", None))
     if med[0] is None:
