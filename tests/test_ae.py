@@ -4,7 +4,7 @@ import torch
 
 import anomalib_ae
 from anomalib_ae.detectors._deep import infer_input_kind
-from anomalib_ae.nn.autoencoder import ConvAutoEncoder, DenseAutoEncoder, per_sample_mse
+from anomalib_ae.models.ae.network import ConvAutoEncoderNet, DenseAutoEncoderNet, per_sample_mse
 from fast_params import make
 
 
@@ -27,9 +27,9 @@ def test_input_kind_inference():
 def test_dense_for_windows_conv_for_images():
     rng = np.random.default_rng(0)
     win = make("ae").fit(rng.normal(size=(40, 12, 3)).astype(np.float32))
-    assert isinstance(win.module_, DenseAutoEncoder) and win.input_kind_ == "window"
+    assert isinstance(win.module_, DenseAutoEncoderNet) and win.input_kind_ == "window"
     img = make("ae").fit(rng.random((30, 28, 28)).astype(np.float32))
-    assert isinstance(img.module_, ConvAutoEncoder) and img.model_shape_ == (1, 28, 28)
+    assert isinstance(img.module_, ConvAutoEncoderNet) and img.model_shape_ == (1, 28, 28)
     rgb = make("ae").fit(rng.random((12, 3, 32, 32)).astype(np.float32))
     assert rgb.model_shape_ == (3, 32, 32)
     hwc = make("ae").fit(rng.random((12, 32, 32, 3)).astype(np.float32))
@@ -88,7 +88,7 @@ def test_create_quickstart_api(tmp_path, blobs_with_outliers):
 
 
 def test_ssim_error_is_zero_for_a_perfect_reconstruction_and_grows_with_structure():
-    from anomalib_ae.nn.autoencoder import per_sample_ssim_error
+    from anomalib_ae.models.ae.network import per_sample_ssim_error
 
     x = torch.randn(3, 2, 10, 10)
     assert per_sample_ssim_error(x, x).shape == (3,)
@@ -107,7 +107,7 @@ def test_ae_score_type_ssim_images_only_default_mse():
     assert anomalib_ae.create("ae").get_params()["score_type"] == "mse"
     imgs = rng.random((30, 12, 12)).astype(np.float32)
     det = make("ae", score_type="ssim").fit(imgs)
-    assert isinstance(det.module_, ConvAutoEncoder) and det.module_.score_type == "ssim"
+    assert isinstance(det.module_, ConvAutoEncoderNet) and det.module_.score_type == "ssim"
     s = det.score(imgs[:5])
     assert s.dtype == np.float64 and s.shape == (5,) and np.isfinite(s).all()
     mse = make("ae").fit(imgs).score(imgs[:5])

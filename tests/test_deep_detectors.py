@@ -8,8 +8,8 @@ from sklearn.metrics import roc_auc_score
 
 import anomalib_ae
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.detectors.deepsvdd import batch_size_without_singletons
-from anomalib_ae.nn.svdd import SVDDConvNet
+from anomalib_ae.models.deepsvdd.detector import batch_size_without_singletons
+from anomalib_ae.models.deepsvdd.network import SVDDConvNet
 from fast_params import make
 
 

@@ -98,11 +98,11 @@ def test_every_deep_network_has_a_per_value_error_map():
     """error_map(x) has x's shape (reconstructing networks) or is None (feature-space distances)."""
     import torch
 
-    from anomalib_ae.nn.autoencoder import build_autoencoder
-    from anomalib_ae.nn.cvad import build_cvad
-    from anomalib_ae.nn.mae import build_mae
-    from anomalib_ae.nn.svdd import build_svdd_autoencoder
-    from anomalib_ae.nn.vae import build_vae
+    from anomalib_ae.models.ae.network import build_autoencoder
+    from anomalib_ae.models.cvad.network import build_cvad
+    from anomalib_ae.models.mae.network import build_mae
+    from anomalib_ae.models.deepsvdd.pretrain import build_svdd_autoencoder
+    from anomalib_ae.models.vae.network import build_vae
 
     x = torch.randn(4, 1, 8, 8)
     torch.manual_seed(0)
@@ -111,7 +111,7 @@ def test_every_deep_network_has_a_per_value_error_map():
                 build_svdd_autoencoder((1, 8, 8), "image", (4, 8), 4)):
         with torch.no_grad():
             assert net.eval().error_map(x).shape == x.shape, type(net).__name__
-    from anomalib_ae.nn.svdd import build_deep_svdd
+    from anomalib_ae.models.deepsvdd.network import build_deep_svdd
 
     assert build_deep_svdd((1, 8, 8), "image", (4, 8), 4).error_map(x) is None
 

@@ -6,7 +6,7 @@ import pytest
 
 import anomalib_ae
 from anomalib_ae import registry
-from anomalib_ae.detectors.ae import AutoEncoder
+from anomalib_ae.models.ae.detector import AutoEncoder
 
 
 def test_list_contains_builtin_and_is_sorted():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from anomalib_ae.adapters.base import Adapter, Features
 from anomalib_ae.explain.attributions import feature_contributions, spectrogram_error_map
@@ -14,7 +13,8 @@ from anomalib_ae.explain.types import Explanation
 __all__ = ["AudioAdapter"]
 
 #: Parameters handed to :class:`~anomalib_ae.data.AudioFeaturizer`.
-FEATURIZER_PARAMS = ("sr", "n_mels", "n_fft", "hop_length", "power", "n_context", "eps", "fmin", "fmax")
+FEATURIZER_PARAMS = ("sr", "n_mels", "n_fft", "hop_length", "power", "n_context", "eps", "fmin", "fmax",
+                     "clip_seconds", "hop_seconds", "channel")
 
 
 class AudioAdapter(Adapter):
@@ -24,6 +24,9 @@ class AudioAdapter(Adapter):
     ----------
     sr, n_mels, n_fft, hop_length, power, n_context, eps, fmin, fmax
         As :class:`~anomalib_ae.data.AudioFeaturizer` (DCASE baseline defaults).
+    clip_seconds, hop_seconds, channel
+        Long recordings cut into overlapping clips (items ``rec.wav#t=12.0-22.0`` with
+        ``file``, ``start_s``, ``end_s`` columns), and the channel of multi-channel files.
     clip_aggregate : str, default="mean"
         Frame scores -> clip score: ``"mean"`` (DCASE), ``"max"`` or ``"quantile:q"``.
     """
@@ -32,7 +35,8 @@ class AudioAdapter(Adapter):
     calibrate_on_items = True
 
     def __init__(self, sr=16000, n_mels=128, n_fft=1024, hop_length=512, power=2.0, n_context=5,
-                 eps=2.220446049250313e-16, fmin=0.0, fmax=None, clip_aggregate="mean"):
+                 eps=2.220446049250313e-16, fmin=0.0, fmax=None, clip_seconds=None, hop_seconds=None, channel=None,
+                 clip_aggregate="mean"):
         self.sr = sr
         self.n_mels = n_mels
         self.n_fft = n_fft
@@ -42,6 +46,9 @@ class AudioAdapter(Adapter):
         self.eps = eps
         self.fmin = fmin
         self.fmax = fmax
+        self.clip_seconds = clip_seconds
+        self.hop_seconds = hop_seconds
+        self.channel = channel
         self.clip_aggregate = clip_aggregate
 
     def fit_transform(self, data, y=None) -> Features:
@@ -55,13 +62,12 @@ class AudioAdapter(Adapter):
 
         paths = expand_audio_paths(data)
         if not paths:
-            raise ValueError(f"no .wav or .flac file found in {data!r}")
-        batch = self.reader_.transform_files(paths)
-        err = {e.path: e.message for e in batch.errors}
-        return Features(X=batch.frames, items=pd.DataFrame({"path": paths}),
-                        valid=np.array([p not in err for p in paths], dtype=bool),
-                        errors=[err.get(p) for p in paths], paths=paths, clip_index=batch.clip_index,
-                        n_clips=batch.n_clips)
+            raise ValueError(f"no audio file (wav, flac, ogg, aiff, mp3) found in {str(data)!r}")
+        batch = self.reader_.transform_files(paths)  # with clip_seconds, one item per segment
+        errors = batch.item_errors()
+        return Features(X=batch.frames, items=batch.item_table(),
+                        valid=np.array([e is None for e in errors], dtype=bool), errors=errors, paths=batch.items,
+                        clip_index=batch.clip_index, n_clips=batch.n_clips)
 
     def item_scores(self, raw: np.ndarray, features: Features) -> np.ndarray:
         from anomalib_ae.data import aggregate_clip_scores

@@ -17,17 +17,18 @@ __all__ = ["ImageAdapter"]
 
 
 def image_paths(data) -> list[str]:
-    """The image files of a folder (recursively), a file or a list of files."""
+    """The image files of a folder (recursively), a file (or item id such as ``scan.dcm#frame=3``) or a list."""
     from anomalib_ae.data import list_image_files
+    from anomalib_ae.data.items import parse_item_id
 
     if isinstance(data, (str, os.PathLike)):
         p = Path(data)
         if p.is_dir():
             files = [str(f) for f in list_image_files(p)]
             if not files:
-                raise ValueError(f"no image file (png, jpg, jpeg, bmp, tif, tiff) found in {str(p)!r}")
+                raise ValueError(f"no image file (png, jpg, jpeg, bmp, tif, tiff, dcm, nii, nii.gz) found in {str(p)!r}")
             return files
-        if not p.exists():
+        if not Path(parse_item_id(str(p))[0]).exists():
             raise FileNotFoundError(f"input not found: {str(p)!r}")
         return [str(p)]
     return [str(x) for x in data]
@@ -38,23 +39,29 @@ class ImageAdapter(Adapter):
 
     Parameters
     ----------
-    size, mode
-        As :class:`~anomalib_ae.data.ImagePreprocessor` (fixed at fit in ``reader_``).
+    size, mode, window, axis, patch
+        As :class:`~anomalib_ae.data.ImagePreprocessor` (fixed at fit in ``reader_``);
+        ``window`` / ``axis`` / ``patch`` concern DICOM and NIfTI (docs/data_sources.md).
 
     Training on a folder with a ``good/`` sub-folder uses ``good/`` only. Files that cannot
-    be read are skipped with a warning at fit and get an ``error`` at score time.
+    be read are skipped with a warning at fit and get an ``error`` at score time. A file
+    holding several items (multi-frame DICOM, NIfTI slices or patches) gives one item each,
+    with ids such as ``scan.dcm#frame=3`` in the ``path`` column.
     """
 
     kind = "image"
 
-    def __init__(self, size=None, mode="L"):
+    def __init__(self, size=None, mode="L", window=None, axis=2, patch=None):
         self.size = size
         self.mode = mode
+        self.window = window
+        self.axis = axis
+        self.patch = patch
 
     def _new_reader(self):
         from anomalib_ae.data import ImagePreprocessor
 
-        return ImagePreprocessor(size=self.size, mode=self.mode)
+        return ImagePreprocessor(size=self.size, mode=self.mode, window=self.window, axis=self.axis, patch=self.patch)
 
     def fit_transform(self, data, y=None) -> Features:
         if isinstance(data, (str, os.PathLike)) and (Path(data) / "good").is_dir():
@@ -68,12 +75,10 @@ class ImageAdapter(Adapter):
             X = self.reader_.transform_arrays(data)
             return Features(X=X, items=pd.DataFrame({"item": np.arange(len(X))}), valid=np.ones(len(X), bool),
                             errors=[None] * len(X))
-        paths = image_paths(data)
-        batch = self.reader_.transform_paths(paths)
-        err = {e.path: e.message for e in batch.errors}
-        return Features(X=batch.X, items=pd.DataFrame({"path": paths}),
-                        valid=np.array([p not in err for p in paths], dtype=bool),
-                        errors=[err.get(p) for p in paths], paths=paths)
+        batch = self.reader_.transform_paths(image_paths(data))  # a file may expand to several items
+        errors = batch.item_errors()
+        return Features(X=batch.X, items=pd.DataFrame({"path": batch.items}),
+                        valid=np.array([e is None for e in errors], dtype=bool), errors=errors, paths=batch.items)
 
     def explain(self, detector, result, top, reference) -> Explanation:
         f = result.details

@@ -8,24 +8,29 @@ from pathlib import Path
 import click
 
 from anomalib_ae.cli.common import UserError, parse_params, read_config, user_errors
+from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_options
 
 
 @click.command("fit")
 @click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="YAML config (configs/*.yaml): adapter, detector, threshold, scoring. Flags below override it.")
 @click.option("--kind", type=click.Choice(["tabular", "image", "audio", "telemetry"]), default=None, help="Adapter kind (overrides the config's adapter.kind).")
 @click.option("--detector", "-d", default=None, help="Registered detector name (see `anomalib-ae list`).")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Normal training data: a table (CSV, TSV, Parquet, JSONL), an image folder or a wav/flac folder.")
+@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Normal training data: a table (CSV, TSV, Parquet, JSONL), an image / DICOM / NIfTI folder, an audio folder, or prometheus://HOST:PORT.")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Where to write the model file.")
 @click.option("--param", "-p", "params", multiple=True, help="Detector parameter key=value (repeatable), e.g. -p epochs=20.")
 @click.option("--adapter-param", "-a", "adapter_params", multiple=True, help="Adapter parameter key=value (repeatable), e.g. -a window=64.")
 @click.option("--contamination", type=float, default=None, help="Share of training items above the threshold.")
 @click.option("--exclude", "-x", multiple=True, help="Column not to use as a feature (repeatable), e.g. an id or label.")
 @click.option("--drop-invalid", is_flag=True, help="Skip rows with missing/non-numeric values (reported) instead of failing.")
+@source_options
 @user_errors
-def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude, drop_invalid) -> None:
+def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude, drop_invalid,
+            queries, start, end, step, entity_label) -> None:
     """Fit a detector (or an adapter + detector pipeline) on normal data and save it."""
-    if config_path is not None or kind is not None or adapter_params:
-        _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude)
+    source = (queries, start, end, step, entity_label)
+    if config_path is not None or kind is not None or adapter_params or isinstance(input_path, str):
+        _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,
+                      source)
         return
     _fit_table_detector(detector, input_path, model_path, params, contamination, exclude, drop_invalid)
 
@@ -65,21 +70,23 @@ def _fit_table_detector(detector, input_path, model_path, params, contamination,
     click.echo(f"model written to {model_path}")
 
 
-def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude) -> None:
+def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,
+                  source=((), None, None, None, None)) -> None:
     from anomalib_ae.detectors.state import registered_name
     from anomalib_ae.pipeline import pipeline_from_config
 
     cfg = read_config(config_path) if config_path is not None else {}
-    a_over = parse_params(adapter_params)
+    data, a_over = resolve_cli_input(input_path, cfg, *source)  # a prometheus:// input is read into a table here
+    if a_over and kind is None and not cfg:
+        kind = "telemetry"
+    a_over.update(parse_params(adapter_params))
     if exclude:
         a_over["exclude"] = list(exclude)
     pipe = pipeline_from_config(cfg, detector=detector, detector_params=parse_params(params), adapter_params=a_over,
                                 kind=kind, contamination=contamination)
-    if not input_path.exists():
-        raise UserError(f"input not found: {input_path}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        pipe.fit(input_path)
+        pipe.fit(data)
     for w in caught:
         if "pytorch_lightning" not in str(w.filename) and "lightning" not in str(w.message).lower():
             click.echo(f"warning: {w.message}", err=True)

@@ -22,6 +22,7 @@ import click
 from anomalib_ae.cli.demo import demo_cmd
 from anomalib_ae.cli.explain import explain_cmd
 from anomalib_ae.cli.fit import fit_cmd
+from anomalib_ae.cli.pull import pull_cmd
 from anomalib_ae.cli.score import score_cmd
 
 
@@ -49,6 +50,7 @@ cli.add_command(fit_cmd)
 cli.add_command(score_cmd)
 cli.add_command(explain_cmd)
 cli.add_command(demo_cmd)
+cli.add_command(pull_cmd)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from anomalib_ae.cli.common import UserError, user_errors, write_scores
+from anomalib_ae.cli.common import UserError, read_config, user_errors, write_scores
+from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_options
 
 #: How the summary line names an item of each adapter kind.
 ITEM_WORDS = {"image": "image", "audio": "clip", "telemetry": "timestamp", "tabular": "row"}
@@ -34,18 +35,27 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
 
 @click.command("score")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Model file written by `fit`.")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(path_type=Path), help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / wav / flac files or a telemetry table.")
+@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Data to score: a table (CSV, TSV, Parquet, JSONL), or for a pipeline model a folder of images / DICOM / NIfTI / audio files, a telemetry table or prometheus://HOST:PORT.")
 @click.option("--output", "-o", "output_path", default=None, type=click.Path(path_type=Path), help="Scores file (.csv, .tsv, .parquet or .jsonl); default: CSV on standard output.")
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
+@click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="Config whose data: section (Prometheus source, queries, range) a prometheus:// input uses.")
+@source_options
 @user_errors
-def score_cmd(model_path, input_path, output_path, id_column) -> None:
+def score_cmd(model_path, input_path, output_path, id_column, config_path, queries, start, end, step,
+              entity_label) -> None:
     """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
     import numpy as np
 
-    pipe, bare = load_as_pipeline(model_path, input_path, id_column)
-    if not input_path.exists():
-        raise UserError(f"input not found: {input_path}")
-    data = input_path
+    if isinstance(input_path, str):  # prometheus://: a telemetry model reads the table from the store
+        import anomalib_ae
+
+        pipe, bare = anomalib_ae.load(model_path), False
+        if getattr(pipe, "kind", None) != "telemetry":
+            raise UserError(f"{input_path} gives telemetry; {model_path} is not a telemetry model")
+    else:
+        pipe, bare = load_as_pipeline(model_path, input_path, id_column)
+    cfg = read_config(config_path) if config_path is not None else {}
+    data, _ = resolve_cli_input(input_path, cfg, queries, start, end, step, entity_label, model=pipe)
     if bare:
         from anomalib_ae.data.tabular import read_table
 

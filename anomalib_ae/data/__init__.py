@@ -8,7 +8,8 @@ Audio features need ``librosa``, which is imported only when audio is featurised
 
 from anomalib_ae.data.audio import AudioBatch, AudioFeaturizer, aggregate_clip_scores, list_audio_files, log_mel
 from anomalib_ae.data.errors import FileError, RowError
-from anomalib_ae.data.images import ImageBatch, ImagePreprocessor, list_image_files, load_image_folder
+from anomalib_ae.data.image_folder import load_image_folder
+from anomalib_ae.data.images import ImageBatch, ImagePreprocessor, list_image_files
 from anomalib_ae.data.tabular import read_table
 from anomalib_ae.data.telemetry import (
     TelemetryWindower,

@@ -8,18 +8,24 @@ so 59 vectors.
 
 Scoring works per frame vector; :func:`aggregate_clip_scores` turns frame scores back
 into one score per clip (DCASE uses the mean).
+
+Long recordings: with ``clip_seconds`` set, each file is cut into overlapping clips of that
+length every ``hop_seconds`` (the last clip ends at the recording's end), and each clip is an
+item ``rec.wav#t=12.0-22.0`` with its start and end in seconds: the scores form a timeline.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
+from anomalib_ae.data.audio_files import AUDIO_EXTENSIONS, Segment, expand_audio_paths, list_audio_files, \
+    plan_segments, read_audio
+from anomalib_ae.data.audio_scores import aggregate_clip_scores
 from anomalib_ae.data.errors import FileError, describe_exception
 
 __all__ = [
@@ -30,10 +36,6 @@ __all__ = [
     "list_audio_files",
     "log_mel",
 ]
-
-#: File name endings read as audio (case-insensitive).
-AUDIO_EXTENSIONS = (".wav", ".flac")
-
 
 @dataclass
 class AudioBatch:
@@ -49,12 +51,35 @@ class AudioBatch:
         The clips that were featurised (``n_clips = len(paths)``).
     errors : list of FileError
         Clips that could not be read or were too short, with the reason.
+    items : list of str
+        Every item in input order, featurised or not (``paths`` plus the failed ones).
+    segments : list of Segment or None
+        With ``clip_seconds``: the :class:`Segment` (start / end seconds) of each of ``items``
+        (a file that failed as a whole has ``start = end = NaN``).
     """
 
     frames: np.ndarray
     clip_index: np.ndarray
     paths: list[str]
     errors: list[FileError] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    segments: list[Segment] | None = None
+
+    def item_errors(self) -> list[str | None]:
+        """The error message of each of ``items`` (None where it was featurised)."""
+        err = {e.path: e.message for e in self.errors}
+        return [err.get(i) for i in self.items]
+
+    def item_table(self):
+        """One row per item: ``path`` (the item id) and, for segments, ``file``, ``start_s``, ``end_s``."""
+        import pandas as pd
+
+        table = pd.DataFrame({"path": self.items})
+        if self.segments is not None:
+            table["file"] = [s.path for s in self.segments]
+            table["start_s"] = [s.start for s in self.segments]
+            table["end_s"] = [s.end for s in self.segments]
+        return table
 
     @property
     def n_clips(self) -> int:
@@ -62,27 +87,7 @@ class AudioBatch:
         return len(self.paths)
 
 
-def list_audio_files(root: str | Path) -> list[Path]:
-    """All ``.wav`` / ``.flac`` files under ``root`` (recursively), sorted."""
-    root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-
-
-def expand_audio_paths(paths: str | Path | Iterable[str | Path]) -> list[str]:
-    """Files of ``paths`` (a file, a folder searched recursively, or a list of both) as strings."""
-    if isinstance(paths, (str, Path)):
-        p = Path(paths)
-        if p.is_dir():
-            return [str(f) for f in list_audio_files(p)]
-        return [str(p)]
-    out: list[str] = []
-    for p in paths:
-        p = Path(p)
-        out.extend([str(f) for f in list_audio_files(p)] if p.is_dir() else [str(p)])
-    return out
-
-
-_expand = expand_audio_paths  # the former private name
+_expand = expand_audio_paths  # older name, used by the pipeline
 
 
 class AudioFeaturizer:
@@ -106,12 +111,18 @@ class AudioFeaturizer:
         ``sys.float_info.epsilon``); with ``power=2`` this is decibels.
     fmin, fmax : float, default 0 and None (= sr / 2)
         Mel filterbank range.
+    clip_seconds : float or None, default=None
+        ``None``: each file is one clip.  A number: each file is cut into clips of this
+        length (see the module notes); a recording shorter than one clip is an error record.
+    hop_seconds : float or None, default=None
+        Start-to-start distance of the clips; ``None`` = half of ``clip_seconds``.
+    channel : int or None, default=None
+        Multi-channel files: ``None`` averages the channels, an int keeps that channel
+        (0-based; MIMII users often keep channel 0).
 
     Notes
     -----
-    Multi-channel files are reduced to mono by the **mean of their channels** (MIMII
-    users often keep channel 0 instead; do that before if you prefer it).  Clips shorter
-    than ``n_context`` STFT frames give no vector and are reported in ``errors``.
+    Clips shorter than ``n_context`` STFT frames give no vector and are reported in ``errors``.
     """
 
     def __init__(
@@ -125,6 +136,9 @@ class AudioFeaturizer:
         eps: float = 2.220446049250313e-16,
         fmin: float = 0.0,
         fmax: float | None = None,
+        clip_seconds: float | None = None,
+        hop_seconds: float | None = None,
+        channel: int | None = None,
     ):
         self.sr = sr
         self.n_mels = n_mels
@@ -135,8 +149,12 @@ class AudioFeaturizer:
         self.eps = eps
         self.fmin = fmin
         self.fmax = fmax
+        self.clip_seconds = clip_seconds
+        self.hop_seconds = hop_seconds
+        self.channel = channel
 
-    _PARAMS = ("sr", "n_mels", "n_fft", "hop_length", "power", "n_context", "eps", "fmin", "fmax")
+    _PARAMS = ("sr", "n_mels", "n_fft", "hop_length", "power", "n_context", "eps", "fmin", "fmax",
+               "clip_seconds", "hop_seconds", "channel")
 
     @property
     def n_features(self) -> int:
@@ -162,21 +180,18 @@ class AudioFeaturizer:
 
     # ------------------------------------------------------------------ io
     def read(self, path: str | Path) -> np.ndarray:
-        """Read one file as mono float32 at ``sr`` (resampled with a warning if needed).
+        """Read one file (or one ``#t=a-b`` segment of it) as mono float32 at ``sr``.
+
+        Resampled with a warning if the file's rate differs; ``channel`` picks a channel.
 
         Raises
         ------
-        ValueError
-            When the file holds no samples.
+        FileNotFoundError, ValueError
+            Missing file, dangling link, empty or truncated file, missing channel.
         Exception
             Whatever soundfile raises for an unreadable file.
         """
-        import soundfile as sf
-
-        y, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-        if y.shape[0] == 0:
-            raise ValueError("file holds no audio samples")
-        y = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
+        y, file_sr = read_audio(str(path), self.channel)
         if int(file_sr) != int(self.sr):
             import librosa
 
@@ -211,46 +226,79 @@ class AudioFeaturizer:
         return np.concatenate([spec[:, t:t + n].T for t in range(c)], axis=1).astype(np.float32, copy=False)
 
     # ----------------------------------------------------------- transform
+    def _clips(self, p: str) -> list[tuple[Segment | None, np.ndarray]]:
+        """One file (or item id) -> its clips: the whole signal, or its segments."""
+        y = self.read(p)
+        if self.clip_seconds is None:
+            return [(None, y)]
+        clip = float(self.clip_seconds)
+        hop = float(self.hop_seconds) if self.hop_seconds is not None else clip / 2.0
+        if "#t=" in p:  # already one segment
+            a, b = (float(v) for v in p.rsplit("#t=", 1)[1].split("-", 1))
+            return [(Segment(p, p.rsplit("#", 1)[0], a, b), y)]
+        sr = int(self.sr)
+        return [(seg, y[int(round(seg.start * sr)):int(round(seg.start * sr)) + int(round(clip * sr))])
+                for seg in plan_segments(p, len(y), sr, clip, hop)]
+
     def transform_files(self, paths: str | Path | Iterable[str | Path]) -> AudioBatch:
         """Featurise clips.
 
         Parameters
         ----------
         paths : path or iterable of paths
-            Files, or folders searched recursively for ``.wav`` / ``.flac``.
+            Files (or item ids), or folders searched recursively for audio files.
 
         Returns
         -------
         AudioBatch
-            Corrupt, zero-length or too-short files are in ``errors``; the rest are in
-            ``frames`` / ``paths``.
+            Corrupt, zero-length, truncated or too-short files are in ``errors``; the rest
+            are in ``frames`` / ``paths``.  With ``clip_seconds``, one item per segment.
         """
+        if self.clip_seconds is not None and not float(self.clip_seconds) > 0:
+            raise ValueError(f"clip_seconds must be > 0, got {self.clip_seconds!r}")
+        if self.clip_seconds is None and self.hop_seconds is not None:
+            raise ValueError("hop_seconds needs clip_seconds (the length of the clips a recording is cut into)")
+        if self.hop_seconds is not None and not float(self.hop_seconds) > 0:
+            raise ValueError(f"hop_seconds must be > 0, got {self.hop_seconds!r}")
         rows: list[np.ndarray] = []
         idx: list[np.ndarray] = []
         ok: list[str] = []
+        every: list[str] = []
+        segs: list[Segment] = []
         errors: list[FileError] = []
         for p in expand_audio_paths(paths):
             try:
-                y = self.read(p)
-                n_stft = 1 + len(y) // int(self.hop_length)  # librosa's centred STFT
-                if n_stft < int(self.n_context):
-                    errors.append(FileError(p, f"clip too short: {len(y)} samples give {n_stft} STFT "
-                                               f"frame(s), fewer than n_context={self.n_context}"))
-                    continue
-                vec = self.stack_context(self.log_mel_signal(y))
+                clips = self._clips(p)
             except Exception as exc:  # noqa: BLE001 - any read failure is recorded, not raised
                 errors.append(FileError(p, describe_exception(exc)))
+                every.append(p)
+                segs.append(Segment(p, p, float("nan"), float("nan")))
                 continue
-            idx.append(np.full(len(vec), len(ok), dtype=np.int64))
-            rows.append(vec)
-            ok.append(p)
+            for seg, y in clips:
+                item = p if seg is None else seg.item
+                every.append(item)
+                segs.append(seg or Segment(p, p, 0.0, len(y) / float(self.sr)))
+                n_stft = 1 + len(y) // int(self.hop_length)  # librosa's centred STFT
+                if n_stft < int(self.n_context):
+                    errors.append(FileError(item, f"clip too short: {len(y)} samples give {n_stft} STFT "
+                                                  f"frame(s), fewer than n_context={self.n_context}"))
+                    continue
+                try:
+                    vec = self.stack_context(self.log_mel_signal(y))
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(FileError(item, describe_exception(exc)))
+                    continue
+                idx.append(np.full(len(vec), len(ok), dtype=np.int64))
+                rows.append(vec)
+                ok.append(item)
         if rows:
             frames = np.concatenate(rows).astype(np.float32, copy=False)
             clip_index = np.concatenate(idx)
         else:
             frames = np.zeros((0, self.n_features), dtype=np.float32)
             clip_index = np.zeros(0, dtype=np.int64)
-        return AudioBatch(frames=frames, clip_index=clip_index, paths=ok, errors=errors)
+        return AudioBatch(frames=frames, clip_index=clip_index, paths=ok, errors=errors, items=every,
+                          segments=segs if self.clip_seconds is not None else None)
 
     def log_mel(self, paths: str | Path | Iterable[str | Path]) -> list[np.ndarray | None]:
         """Per-clip log-mel spectrograms ``(n_mels, n_stft_frames)``, for explanation plots.
@@ -279,60 +327,3 @@ def log_mel(
     See :meth:`AudioFeaturizer.log_mel`.
     """
     return (featurizer or AudioFeaturizer()).log_mel(paths)
-
-
-def aggregate_clip_scores(
-    frame_scores: Sequence[float] | np.ndarray,
-    clip_index: Sequence[int] | np.ndarray,
-    n_clips: int,
-    how: str = "mean",
-) -> np.ndarray:
-    """One score per clip from frame scores.
-
-    Parameters
-    ----------
-    frame_scores : array-like of shape (n_frames,)
-        Higher = more anomalous.
-    clip_index : array-like of int of shape (n_frames,)
-        ``AudioBatch.clip_index``.
-    n_clips : int
-        Number of clips (``AudioBatch.n_clips``).
-    how : {"mean", "max", "quantile:q"}, default="mean"
-        ``"quantile:0.9"`` takes the 0.9 quantile of each clip's frame scores.
-
-    Returns
-    -------
-    ndarray of float64 of shape (n_clips,)
-        NaN for a clip with no frame.
-    """
-    s = np.asarray(frame_scores, dtype=np.float64).ravel()
-    c = np.asarray(clip_index).ravel()
-    if s.shape != c.shape:
-        raise ValueError(f"frame_scores has {s.size} values but clip_index has {c.size}")
-    if c.size and (c.min() < 0 or c.max() >= n_clips):
-        raise ValueError(f"clip_index values must lie in [0, {n_clips}), got [{c.min()}, {c.max()}]")
-    c = c.astype(np.int64)
-    out = np.full(int(n_clips), np.nan)
-    counts = np.bincount(c, minlength=n_clips)
-    has = counts > 0
-    if how == "mean":
-        out[has] = np.bincount(c, weights=s, minlength=n_clips)[has] / counts[has]
-    elif how == "max":
-        m = np.full(int(n_clips), -np.inf)
-        np.maximum.at(m, c, s)
-        out[has] = m[has]
-    elif how.startswith("quantile:"):
-        try:
-            q = float(how.split(":", 1)[1])
-        except ValueError:
-            raise ValueError(f"bad quantile in how={how!r}; use e.g. 'quantile:0.9'") from None
-        if not 0.0 <= q <= 1.0 or math.isnan(q):
-            raise ValueError(f"quantile must be in [0, 1], got {q}")
-        order = np.argsort(c, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        ss = s[order]
-        for k in np.flatnonzero(has):
-            out[k] = np.quantile(ss[bounds[k]:bounds[k + 1]], q)
-    else:
-        raise ValueError(f"how must be 'mean', 'max' or 'quantile:q', got {how!r}")
-    return out

@@ -1,24 +1,18 @@
 """Image folders and arrays -> float32 arrays in ``[0, 1]``.
 
-Pure numpy + Pillow (no torch).  The same :class:`ImagePreprocessor` is used when a model
+Pure numpy + Pillow (no torch); DICOM and NIfTI through pydicom / nibabel (``medical``
+extra, see :mod:`anomalib_ae.data.medical`).  A file may hold several items (the frames of
+a multi-frame DICOM, the slices or 3-D patches of a NIfTI volume); each item has an id
+(``scan.dcm#frame=3``, ``vol.nii.gz#axis=2,slice=40``, :mod:`anomalib_ae.data.items`) and
+gets its own row.  The same :class:`ImagePreprocessor` is used when a model
 is trained and when it scores new images: store ``preprocessor.to_dict()`` in the model
 file and rebuild it with :meth:`ImagePreprocessor.from_dict`.
 
-Folder layout understood by :func:`load_image_folder`::
-
-    root/                    root/
-      good/ *.png              *.png          <- "flat": labels is None
-      defect/ *.png   or       sub/ *.jpg     <- no good/ sub-folder: labels is None
-      crack/ *.jpg
-
-When ``root`` has a ``good/`` sub-folder, images under ``good/`` get label 0 and images
-under any other sub-folder get label 1 (images directly in ``root`` are then ignored
-with a warning, because their label is unknown).
+Folder loading with labels and masks: :mod:`anomalib_ae.data.image_folder`.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -26,21 +20,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from anomalib_ae.data.errors import FileError, describe_exception
+from anomalib_ae.data.image_files import IMAGE_EXTENSIONS, list_image_files, read_image_items
+from anomalib_ae.data.image_ops import MODES, convert_mode, infer_mode, norm_size, resize, stack_images
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageBatch",
     "ImagePreprocessor",
     "list_image_files",
-    "load_image_folder",
 ]
-
-#: File name endings read as images (case-insensitive).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-_MODES = ("L", "RGB", None)
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as Pillow's convert("L")
-
 
 @dataclass
 class ImageBatch:
@@ -51,13 +39,17 @@ class ImageBatch:
     X : ndarray of float32
         ``(n, H, W)`` for mode ``"L"`` or ``(n, C, H, W)`` for ``"RGB"``, values in ``[0, 1]``.
     paths : list of str
-        One per row of ``X``.  Files that failed are not here but in ``errors``.
+        Item id of each row of ``X`` (the file path, or ``path#frame=k`` ... for a file
+        holding several items).  Items that failed are not here but in ``errors``.
     labels : ndarray of int64 of shape (n,) or None
         0 for ``good/``, 1 for other sub-folders; ``None`` when the folder has no ``good/``.
     masks : ndarray of uint8 of shape (n, H, W) or None
         Pixel masks (1 = defect) when a mask folder was given; ``None`` otherwise.
     errors : list of FileError
-        Files that could not be read, with the reason.
+        Files that could not be read, with the reason (``path`` is the file or item id).
+    items : list of str
+        Every item in input order, read or not: the ids in ``paths`` and in ``errors``.
+        A file that fails as a whole is one item (its path).
     """
 
     X: np.ndarray
@@ -65,88 +57,15 @@ class ImageBatch:
     labels: np.ndarray | None = None
     masks: np.ndarray | None = None
     errors: list[FileError] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.paths)
 
-
-def _norm_size(size: Any) -> tuple[int, int] | None:
-    """``None``, ``64`` or ``(H, W)`` -> ``None`` or ``(H, W)``."""
-    if size is None:
-        return None
-    if np.isscalar(size):
-        s = int(size)
-        out = (s, s)
-    else:
-        h, w = size
-        out = (int(h), int(w))
-    if min(out) < 1:
-        raise ValueError(f"size must be positive, got {size!r}")
-    return out
-
-
-def _to_float(img: Any) -> np.ndarray:
-    """A Pillow image -> float32 ``(H, W)`` or ``(H, W, 3)`` in ``[0, 1]``.
-
-    8-bit modes are divided by 255; 16-bit and 32-bit integer grey ("I;16", "I") by 65535;
-    float ("F") images are assumed to be in ``[0, 1]`` and clipped.  Alpha is dropped and
-    palette images are expanded to RGB.
-    """
-    mode = img.mode
-    if mode in ("1", "L", "LA", "La"):
-        return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-    if mode.startswith("I"):
-        arr = np.asarray(img).astype(np.float32)
-        return np.clip(arr / 65535.0, 0.0, 1.0)
-    if mode == "F":
-        return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
-    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-
-
-def _convert_mode(arr: np.ndarray, mode: str) -> np.ndarray:
-    """float ``(H, W)`` / ``(H, W, C)`` -> ``(H, W)`` for "L" or ``(H, W, 3)`` for "RGB"."""
-    if mode == "L":
-        if arr.ndim == 2:
-            return arr
-        if arr.shape[2] == 1:
-            return arr[:, :, 0]
-        return arr[:, :, :3] @ _LUMA
-    if arr.ndim == 2:
-        return np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.shape[2] == 1:
-        return np.repeat(arr, 3, axis=2)
-    return arr[:, :, :3]
-
-
-def _resize(arr: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
-    """Resize float ``(H, W)`` or ``(H, W, C)`` to ``size=(H, W)`` channel by channel."""
-    from PIL import Image
-
-    if arr.shape[:2] == size:
-        return arr
-    h, w = size
-    if arr.ndim == 2:
-        img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32))
-        return np.asarray(img.resize((w, h), resample), dtype=np.float32)
-    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(arr[:, :, c], dtype=np.float32)).resize((w, h), resample))
-             for c in range(arr.shape[2])]
-    return np.stack(chans, axis=2).astype(np.float32)
-
-
-def _infer_mode(arr: np.ndarray) -> str:
-    return "L" if arr.ndim == 2 or arr.shape[2] == 1 else "RGB"
-
-
-def _finish(arrs: list[np.ndarray], mode: str | None, size: tuple[int, int] | None) -> np.ndarray:
-    """Stack ``(H, W[, 3])`` arrays -> ``(n, H, W)`` or ``(n, 3, H, W)`` float32."""
-    if not arrs:
-        if mode == "RGB":
-            return np.zeros((0, 3) + (size or (0, 0)), dtype=np.float32)
-        return np.zeros((0,) + (size or (0, 0)), dtype=np.float32)
-    X = np.stack(arrs).astype(np.float32, copy=False)
-    if X.ndim == 4:
-        X = np.ascontiguousarray(X.transpose(0, 3, 1, 2))
-    return np.clip(X, 0.0, 1.0, out=X)
+    def item_errors(self) -> list[str | None]:
+        """The error message of each of ``items`` (None where it was read)."""
+        err = {e.path: e.message for e in self.errors}
+        return [err.get(i) for i in self.items]
 
 
 class ImagePreprocessor:
@@ -161,6 +80,16 @@ class ImagePreprocessor:
     mode : {"L", "RGB", None}, default="L"
         ``"L"``: grey, output ``(n, H, W)``.  ``"RGB"``: output ``(n, 3, H, W)``.
         ``None``: taken from the first image (grey or colour); :meth:`fit` fixes it.
+    window : [centre, width] or None, default=None
+        DICOM / NIfTI grey-level window in the file's units after the modality rescale
+        (e.g. ``[40, 400]`` for CT soft tissue in Hounsfield units).  ``None``: the DICOM
+        file's own window (or its full stored range), NIfTI volume min..max.
+    axis : {0, 1, 2}, default=2
+        NIfTI axis the volumes are sliced along.
+    patch : [depth, height, width] or None, default=None
+        Score NIfTI volumes as 3-D patches instead of slices; ``X`` is then
+        ``(n, depth, height, width)`` (depth in the channel position) and ``size`` / ``mode``
+        do not apply.
 
     Notes
     -----
@@ -170,15 +99,21 @@ class ImagePreprocessor:
     ``mode_`` after :meth:`fit`.
     """
 
-    def __init__(self, size: int | tuple[int, int] | None = None, mode: str | None = "L"):
+    def __init__(self, size: int | tuple[int, int] | None = None, mode: str | None = "L",
+                 window: Sequence[float] | None = None, axis: int = 2, patch: Sequence[int] | None = None):
         self.size = size
         self.mode = mode
+        self.window = window
+        self.axis = axis
+        self.patch = patch
+
+    _MEDICAL = ("window", "axis", "patch")
 
     # ---------------------------------------------------------------- state
     def _resolved(self) -> tuple[tuple[int, int] | None, str | None]:
-        size = getattr(self, "size_", None) or _norm_size(self.size)
+        size = getattr(self, "size_", None) or norm_size(self.size)
         mode = getattr(self, "mode_", None) or self.mode
-        if mode not in _MODES:
+        if mode not in MODES:
             raise ValueError(f"mode must be one of 'L', 'RGB' or None, got {mode!r}")
         return size, mode
 
@@ -198,73 +133,92 @@ class ImagePreprocessor:
         batch_X = self.transform_arrays(X) if isinstance(X, np.ndarray) else self.transform_paths(X).X
         if len(batch_X) == 0:
             raise ValueError("ImagePreprocessor.fit: no image could be read")
-        self.mode_ = "RGB" if batch_X.ndim == 4 else "L"
+        self.mode_ = "RGB" if batch_X.ndim == 4 and self.patch is None else "L"
         self.size_ = tuple(int(s) for s in batch_X.shape[-2:])
         return self
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters (the resolved ones after :meth:`fit`)."""
         size, mode = self._resolved()
-        return {"type": "ImagePreprocessor", "size": list(size) if size else None, "mode": mode}
+        out = {"type": "ImagePreprocessor", "size": list(size) if size else None, "mode": mode}
+        for k in self._MEDICAL:
+            v = getattr(self, k)
+            out[k] = [float(x) if k == "window" else int(x) for x in v] if isinstance(v, (list, tuple)) else v
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ImagePreprocessor":
         """Rebuild from :meth:`to_dict` output."""
         size = d.get("size")
-        obj = cls(size=tuple(size) if isinstance(size, list) else size, mode=d.get("mode", "L"))
+        obj = cls(size=tuple(size) if isinstance(size, list) else size, mode=d.get("mode", "L"),
+                  window=d.get("window"), axis=int(d.get("axis", 2)), patch=d.get("patch"))
         if obj.size is not None and obj.mode is not None:
-            obj.size_, obj.mode_ = _norm_size(obj.size), obj.mode
+            obj.size_, obj.mode_ = norm_size(obj.size), obj.mode
         return obj
 
     def __repr__(self) -> str:
-        return f"ImagePreprocessor(size={self.size!r}, mode={self.mode!r})"
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in self._MEDICAL if getattr(self, k) != (2 if k == "axis" else None))
+        return f"ImagePreprocessor(size={self.size!r}, mode={self.mode!r}{extra})"
 
     # ------------------------------------------------------------ transform
-    def _read_one(self, path: str, size, mode) -> np.ndarray:
+    def _read_items(self, path: str, size, mode) -> list[tuple[str, np.ndarray]]:
         from PIL import Image
 
-        with Image.open(path) as img:
-            img.load()  # decode now so truncated files fail here
-            arr = _to_float(img)
-        arr = _convert_mode(arr, mode or _infer_mode(arr))
-        if size is not None:
-            arr = _resize(arr, size, Image.BILINEAR)
-        return arr
+        items = read_image_items(path, window=self.window, axis=int(self.axis), patch=self.patch)
+        if self.patch is not None:
+            bad = [i for i, a in items if a.ndim != 3]
+            if bad:
+                raise ValueError(f"patch={list(self.patch)} applies to NIfTI volumes; {bad[0]!r} is a 2-D image")
+            return items
+        out = []
+        for item, arr in items:
+            arr = convert_mode(arr, mode or infer_mode(arr))
+            if size is not None:
+                arr = resize(arr, size, Image.BILINEAR)
+            out.append((item, arr))
+        return out
 
     def transform_paths(self, paths: Iterable[str | Path]) -> ImageBatch:
-        """Read image files into an :class:`ImageBatch` (``labels`` and ``masks`` None).
+        """Read image files (or item ids) into an :class:`ImageBatch` (``labels`` and ``masks`` None).
 
-        A file that cannot be decoded (corrupt, zero-length, not an image) becomes a
-        :class:`FileError` in ``errors``; the others still load.
+        A file that cannot be decoded (corrupt, truncated, zero-length, a dangling link, not
+        an image, a DICOM without pixel data) becomes a :class:`FileError` in ``errors``;
+        the others still load.  A file holding several items (multi-frame DICOM, NIfTI
+        slices or patches) gives one row per item.
 
         Raises
         ------
         ValueError
             When ``size`` is None and readable images differ in size; the message
-            names the first file that differs.  (With ``mode=None`` the first readable
+            names the first item that differs.  (With ``mode=None`` the first readable
             image fixes grey or colour and later images are converted to it.)
         """
         size, mode = self._resolved()
         arrs: list[np.ndarray] = []
         ok: list[str] = []
+        every: list[str] = []
         errors: list[FileError] = []
         for p in paths:
             p = str(p)
             try:
-                arr = self._read_one(p, size, mode)
+                items = self._read_items(p, size, mode)
             except Exception as exc:  # noqa: BLE001 - any decode failure is recorded, not raised
                 errors.append(FileError(p, describe_exception(exc)))
+                every.append(p)
                 continue
-            if arrs and arr.shape != arrs[0].shape:
-                raise ValueError(
-                    f"image {p!r} has shape {arr.shape} but {ok[0]!r} has {arrs[0].shape}; "
-                    "pass size=(H, W) (and mode) to resize every image to one shape"
-                )
-            if mode is None:
-                mode = _infer_mode(arr)
-            arrs.append(arr)
-            ok.append(p)
-        return ImageBatch(X=_finish(arrs, mode, size), paths=ok, errors=errors)
+            for item, arr in items:
+                if arrs and arr.shape != arrs[0].shape:
+                    raise ValueError(
+                        f"image {item!r} has shape {arr.shape} but {ok[0]!r} has {arrs[0].shape}; "
+                        "pass size=(H, W) (and mode) to resize every image to one shape"
+                    )
+                if mode is None:
+                    mode = infer_mode(arr)
+                arrs.append(arr)
+                ok.append(item)
+                every.append(item)
+        X = stack_images(arrs, mode, size, volume=self.patch is not None)
+        return ImageBatch(X=X, paths=ok, errors=errors, items=every)
 
     def transform_arrays(self, arr: np.ndarray) -> np.ndarray:
         """Apply the preprocessing to images already in memory.
@@ -304,138 +258,11 @@ class ImagePreprocessor:
         elif a.ndim != 3:
             raise ValueError(f"expected a 2-, 3- or 4-d image array, got shape {np.shape(arr)}")
         size, mode = self._resolved()
-        mode = mode or _infer_mode(a[0] if len(a) else a)
+        mode = mode or infer_mode(a[0] if len(a) else a)
         out = []
         for img in a:
-            img = _convert_mode(img, mode)
+            img = convert_mode(img, mode)
             if size is not None:
-                img = _resize(img, size, Image.BILINEAR)
+                img = resize(img, size, Image.BILINEAR)
             out.append(img)
-        return _finish(out, mode, size)
-
-
-def list_image_files(root: str | Path) -> list[Path]:
-    """All files under ``root`` (recursively) with an image extension, sorted."""
-    root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-
-
-def _find_mask(mask_root: Path, rel: Path) -> Path | None:
-    """``mask_root/<rel without suffix>{,_mask}.<any image ext>`` or None."""
-    base = mask_root / rel.parent
-    for stem in (rel.stem, rel.stem + "_mask"):
-        for ext in IMAGE_EXTENSIONS:
-            for cand in (base / (stem + ext), base / (stem + ext.upper())):
-                if cand.is_file():
-                    return cand
-    return None
-
-
-def _read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """Binary mask (pixel > half of full scale -> 1), resized so any defect pixel survives."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.load()
-        m = _to_float(img)
-    if m.ndim == 3:
-        m = m.max(axis=2)
-    m = (m > 0.5).astype(np.float32)
-    m = _resize(m, size, Image.BOX)
-    return (m > 0).astype(np.uint8)
-
-
-def load_image_folder(
-    path: str | Path,
-    size: int | tuple[int, int] | None = None,
-    mode: str | None = "L",
-    mask_dir: str | Path | None = None,
-) -> ImageBatch:
-    """Load every image under a folder.
-
-    Parameters
-    ----------
-    path : str or Path
-        Folder of PNG / JPG / JPEG / BMP / TIFF files, searched recursively.  With a
-        ``good/`` sub-folder, labels are 0 for ``good/`` and 1 for every other sub-folder.
-    size : int or (int, int) or None, default=None
-        Resize to ``(H, W)``; ``None`` keeps the size (all images must then match).
-    mode : {"L", "RGB", None}, default="L"
-        Grey ``(n, H, W)`` or colour ``(n, 3, H, W)``; ``None`` follows the first image.
-    mask_dir : str or Path, optional
-        Folder of pixel masks mirroring ``path``: the mask of ``path/defect/a.png`` is
-        ``mask_dir/defect/a.<ext>`` or ``mask_dir/defect/a_mask.<ext>`` (MVTec style),
-        any image extension.  Pixels above half of full scale are defects.  An image
-        without a mask file gets an all-zero mask; if such an image is labelled
-        anomalous, a warning names how many.  Masks are resized with a box filter and
-        kept as 1 wherever any defect pixel falls (small defects survive downsizing).
-        A mask file that cannot be read is reported in ``errors`` under the mask's path
-        (its image still loads, with an all-zero mask).
-
-    Returns
-    -------
-    ImageBatch
-        Unreadable files are in ``errors``; they are not in ``X``.
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``path`` (or ``mask_dir``) is not a folder.
-    ValueError
-        When ``size`` is None and the images differ in shape.
-    """
-    root = Path(path)
-    if not root.is_dir():
-        raise FileNotFoundError(f"image folder not found: {str(root)!r}")
-    mask_root = Path(mask_dir) if mask_dir is not None else None
-    if mask_root is not None and not mask_root.is_dir():
-        raise FileNotFoundError(f"mask folder not found: {str(mask_root)!r}")
-
-    files = list_image_files(root)
-    if mask_root is not None:  # a mask folder inside the image folder is not images
-        mr = mask_root.resolve()
-        files = [f for f in files if mr not in f.resolve().parents]
-    labelled = (root / "good").is_dir()
-    labels_all: list[int] = []
-    if labelled:
-        loose = [f for f in files if f.parent == root]
-        if loose:
-            warnings.warn(
-                f"{len(loose)} image(s) directly in {str(root)!r} are ignored: with a good/ "
-                "sub-folder only images in sub-folders have a label",
-                UserWarning,
-                stacklevel=2,
-            )
-        files = [f for f in files if f.parent != root]
-        labels_all = [0 if f.relative_to(root).parts[0] == "good" else 1 for f in files]
-
-    pre = ImagePreprocessor(size=size, mode=mode)
-    batch = pre.transform_paths(files)
-    keep = {p: i for i, p in enumerate(map(str, files))}
-    idx = [keep[p] for p in batch.paths]
-    if labelled:
-        batch.labels = np.asarray([labels_all[i] for i in idx], dtype=np.int64)
-    if mask_root is not None:
-        hw = tuple(batch.X.shape[-2:])
-        masks = np.zeros((len(idx), *hw), dtype=np.uint8)
-        missing_anomalous = 0
-        for j, p in enumerate(batch.paths):
-            mpath = _find_mask(mask_root, Path(p).relative_to(root))
-            if mpath is None:
-                if labelled and batch.labels[j] == 1:
-                    missing_anomalous += 1
-                continue
-            try:
-                masks[j] = _read_mask(mpath, hw)
-            except Exception as exc:  # noqa: BLE001
-                batch.errors.append(FileError(str(mpath), "mask unreadable, all-zero mask used: "
-                                              + describe_exception(exc)))
-        if missing_anomalous:
-            warnings.warn(
-                f"{missing_anomalous} anomalous image(s) have no mask in {str(mask_root)!r}; "
-                "they get an all-zero mask",
-                UserWarning,
-                stacklevel=2,
-            )
-        batch.masks = masks
-    return batch
+        return stack_images(out, mode, size)

@@ -1,15 +1,28 @@
-"""The estimators users see; importing this package registers the built-in detectors."""
+"""The estimators users see; importing this package registers the built-in detectors.
 
-from anomalib_ae.detectors.ae import AutoEncoder
+The deep detectors live with their model family (``anomalib_ae/models/<family>/detector.py``)
+and are re-exported here, so ``anomalib_ae.detectors.AutoEncoder`` keeps working.
+"""
+
 from anomalib_ae.detectors.base import BaseDetector
+from anomalib_ae.models.ae.detector import AutoEncoder
+from anomalib_ae.models.cvad.detector import CVAD
+from anomalib_ae.models.deepsvdd.detector import DeepSAD, DeepSVDD
+from anomalib_ae.models.mae.detector import MaskedAutoEncoder
+from anomalib_ae.models.sage.detector import SAGE
+from anomalib_ae.models.vae.detector import VariationalAutoEncoder
 
-__all__ = ["AutoEncoder", "BaseDetector"]
-from anomalib_ae.detectors.cvad import CVAD
-from anomalib_ae.detectors.deepsvdd import DeepSAD, DeepSVDD
-from anomalib_ae.detectors.mae import MaskedAutoEncoder
-from anomalib_ae.detectors.vae import VariationalAutoEncoder
-
-__all__ += ["CVAD", "DeepSAD", "DeepSVDD", "MaskedAutoEncoder", "VariationalAutoEncoder"]
 from anomalib_ae.detectors import pyod as _pyod  # noqa: E402,F401  (registers "pyod.*")
 from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
-from anomalib_ae.detectors import sage as _sage  # noqa: E402,F401  (registers "sage")
+
+__all__ = [
+    "CVAD",
+    "SAGE",
+    "AutoEncoder",
+    "BaseDetector",
+    "DeepSAD",
+    "DeepSVDD",
+    "Ensemble",
+    "MaskedAutoEncoder",
+    "VariationalAutoEncoder",
+]

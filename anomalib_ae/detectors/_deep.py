@@ -80,6 +80,13 @@ class BaseDeepDetector(BaseDetector):
         Seeds weights, split and batch order: the same seed gives identical scores on CPU.
     accelerator : str, default "auto"
         Lightning accelerator ("auto" uses a GPU when present, "cpu" forces the CPU).
+    strategy, devices, num_nodes : default "auto", 1, 1
+        Passed to Lightning's ``Trainer``: ``strategy="ddp_spawn", devices=2`` trains in two
+        processes on one machine (gloo on the CPU), ``strategy="ddp", num_nodes=2`` under
+        ``torchrun`` or SLURM trains on several machines. Each process takes its share of
+        every mini-batch, so the optimizer takes the same steps as in one process.
+    precision : str or None, default None
+        Lightning precision (``"16-mixed"``, ``"bf16-mixed"`` on a GPU); None is float32.
     verbose : bool, int >= 0 or "auto", default "auto"
         Progress bar (scikit-learn's and PyOD's habit: ``0``/``False`` quiet, ``1``, ``2`` or
         ``True`` show it); "auto" shows it when stderr is an interactive terminal.
@@ -103,6 +110,10 @@ class BaseDeepDetector(BaseDetector):
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_dims": ["array-like", None],
         "accelerator": [str],
+        "strategy": [str],
+        "devices": [Interval(Integral, 1, None, closed="left"), str],
+        "num_nodes": [Interval(Integral, 1, None, closed="left")],
+        "precision": [str, None],
         "verbose": ["verbose", StrOptions({"auto"})],
         "random_state": ["random_state"],
     }
@@ -165,6 +176,10 @@ class BaseDeepDetector(BaseDetector):
             weight_decay=self.weight_decay,
             patience=self.patience,
             accelerator=self.accelerator,
+            strategy=self.strategy,
+            devices=self.devices,
+            num_nodes=self.num_nodes,
+            precision=self.precision,
             verbose=self.verbose,
             seed=seed,
         )

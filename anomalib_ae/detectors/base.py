@@ -213,6 +213,15 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
         write_model_file(path, *detector_to_state(self))
 
+    def export_onnx(self, path: str | os.PathLike, **kwargs):
+        """Write the fitted scoring graph (standardiser included) as ONNX; see :mod:`anomalib_ae.export.onnx`.
+
+        Raises :class:`~anomalib_ae.export.ExportError` for detectors without one scoring network.
+        """
+        from anomalib_ae.export import export_onnx
+
+        return export_onnx(self, path, **kwargs)
+
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict]:
         """Fitted state as (arrays, JSON-able dict); the default covers arrays, scalars and modules."""
         from anomalib_ae.detectors.state import default_get_state

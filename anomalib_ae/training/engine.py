@@ -34,7 +34,13 @@ class TensorBatches:
     """
 
     def __init__(
-        self, tensors: Sequence[torch.Tensor], batch_size: int, shuffle: bool, seed: int = 0, group: int = 1
+        self,
+        tensors: Sequence[torch.Tensor],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        group: int = 1,
+        shard: bool = False,
     ) -> None:
         self.tensors = tuple(tensors)
         self.batch_size = int(batch_size)
@@ -42,6 +48,14 @@ class TensorBatches:
         self.group = max(1, int(group))
         self.generator = torch.Generator().manual_seed(int(seed))
         self.n = int(self.tensors[0].shape[0])
+        self.shard = shard
+
+    @staticmethod
+    def _rank_world() -> tuple[int, int]:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
 
     @property
     def n_batches(self) -> int:
@@ -51,14 +65,21 @@ class TensorBatches:
         return -(-self.n_batches // self.group)
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        if self.shuffle:
-            order = torch.randperm(self.n, generator=self.generator)
-            for start in range(0, self.n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                yield tuple(t[idx] for t in self.tensors)
-        else:
+        # Every rank draws the same seeded order. With ``shard`` each mini-batch is split
+        # across the ranks (rank r takes rows r, r + world, ...), so DDP's averaged gradient
+        # is the gradient of the whole mini-batch: the same steps as one process.
+        rank, world = self._rank_world() if self.shard else (0, 1)
+        if not self.shuffle and world == 1:
             for start in range(0, self.n, self.batch_size):
                 yield tuple(t[start : start + self.batch_size] for t in self.tensors)
+            return
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+        for start in range(0, self.n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            if world > 1:
+                mine = idx[rank::world]
+                idx = mine if len(mine) else idx[rank % len(idx) :][:1]
+            yield tuple(t[idx] for t in self.tensors)
 
     def __iter__(self) -> Iterator[list[tuple[torch.Tensor, ...]]]:
         group: list[tuple[torch.Tensor, ...]] = []
@@ -88,6 +109,8 @@ class AnomalySystem(pl.LightningModule):
         # Manual optimization: one training_step runs a group of mini-batches (TensorBatches),
         # and skips automatic optimization's closure machinery.
         self.automatic_optimization = False
+        # Epochs run, as state: it comes back from spawned DDP workers with the weights.
+        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long), persistent=True)
 
     @staticmethod
     def _unpack(batch):
@@ -113,14 +136,17 @@ class AnomalySystem(pl.LightningModule):
             stats["n"] += x.shape[0]
 
     def on_train_epoch_end(self) -> None:
+        self.epochs_done += 1
         if self._stats["n"]:
-            self.log("train_loss", self._stats["loss_sum"] / self._stats["n"], prog_bar=True)
+            self.log("train_loss", self._stats["loss_sum"] / self._stats["n"], prog_bar=True,
+                     sync_dist=self.trainer.world_size > 1)
 
     def validation_step(self, group, group_idx):
         for batch in group:
             x, y = self._unpack(batch)
             loss = self.model.loss(x, y)
-            self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+            self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0],
+                     sync_dist=self.trainer.world_size > 1)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -196,6 +222,10 @@ def fit_module(
     verbose: bool | str = "auto",
     callbacks: Sequence[Callback] = (),
     system: pl.LightningModule | None = None,
+    strategy: str = "auto",
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    precision: str | None = None,
 ) -> TrainResult:
     """Train ``module`` in place on ``X_train`` with a Lightning ``Trainer``.
 
@@ -203,11 +233,20 @@ def fit_module(
     training stops early once it has not improved for ``patience`` epochs. The module ends in
     eval mode on the CPU. ``system`` replaces the default :class:`AnomalySystem` (a detector
     with a special training step brings its own LightningModule).
+
+    ``strategy``, ``devices``, ``num_nodes`` and ``precision`` go to the Trainer as they are
+    (``strategy="ddp_spawn", devices=2`` trains in two processes on one machine, ``"ddp"``
+    under ``torchrun`` / SLURM on several). With more than one process each rank trains on
+    its share of every seeded mini-batch (one mini-batch per step), so DDP's averaged gradient
+    is that of the whole mini-batch and the optimizer takes the same steps as in one
+    process; every rank validates on the whole held-out split.
     """
+    distributed = strategy not in ("auto", None, "single_device") or (devices not in (1, "1") or num_nodes != 1)
     show = resolve_verbose(verbose)
     train_tensors = [_as_tensor(X_train)] + ([_as_tensor(y_train)] if y_train is not None else [])
     numel = int(np.prod(train_tensors[0].shape[1:]))
-    train = TensorBatches(train_tensors, batch_size, shuffle=True, seed=seed, group=group_size(batch_size, numel))
+    group = 1 if distributed else group_size(batch_size, numel)
+    train = TensorBatches(train_tensors, batch_size, shuffle=True, seed=seed, group=group, shard=distributed)
     val = None
     cbs = list(callbacks)
     if X_val is not None and len(X_val) > 0:
@@ -216,10 +255,17 @@ def fit_module(
         if patience:
             cbs.append(EarlyStopping(monitor="val_loss", patience=int(patience), mode="min"))
     system = system if system is not None else AnomalySystem(module, lr=lr, weight_decay=weight_decay)
+    if distributed and "spawn" in str(strategy):
+        # spawned workers receive the in-memory tensors by pickling; file-descriptor sharing
+        # fails for large tensors ("bad value(s) in fds_to_keep")
+        torch.multiprocessing.set_sharing_strategy("file_system")
     with _quiet_lightning(show), seeded(seed):
         trainer = pl.Trainer(
             accelerator=accelerator,
-            devices=1,
+            devices=devices,
+            strategy=strategy,
+            num_nodes=int(num_nodes),
+            precision=precision or "32-true",
             max_epochs=int(epochs),
             logger=False,
             enable_checkpointing=False,
@@ -234,8 +280,9 @@ def fit_module(
     module.cpu().eval()
     metrics = trainer.callback_metrics
     stopped = any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in cbs)
+    epochs_done = getattr(system, "epochs_done", None)
     return TrainResult(
-        epochs_run=int(trainer.current_epoch),
+        epochs_run=int(epochs_done) if epochs_done is not None else int(trainer.current_epoch),
         train_loss=float(metrics["train_loss"]) if "train_loss" in metrics else None,
         val_loss=float(metrics["val_loss"]) if "val_loss" in metrics else None,
         stopped_early=stopped,

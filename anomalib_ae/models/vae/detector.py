@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.vae import SCORE_TYPES, build_vae
+from anomalib_ae.models.vae.network import SCORE_TYPES, build_vae
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import Interval, StrOptions
 
@@ -20,7 +20,7 @@ class VariationalAutoEncoder(BaseDeepDetector):
 
     Dense networks for vectors ``(n, d)`` and windows ``(n, T, d)``, convolutional ones for
     images; the decoder is a unit-variance Gaussian on the standardised input (see
-    :mod:`anomalib_ae.nn.vae`).
+    :mod:`anomalib_ae.models.vae.network`).
 
     Parameters
     ----------
@@ -70,6 +70,10 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -88,6 +92,10 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

@@ -7,7 +7,7 @@ import torch
 from torch.distributions import Normal
 
 from anomalib_ae.nn.base import AnomalyModule
-from anomalib_ae.nn.vae import VAE, build_vae
+from anomalib_ae.models.vae.network import VariationalAutoEncoderNet, build_vae
 
 MODALITIES = [
     ((5,), "vector", (8,)),
@@ -49,7 +49,7 @@ def test_vae_scores_deterministic(shape, kind, hidden, score_type):
 
 def test_iwae_with_one_sample_equals_negative_elbo():
     torch.manual_seed(0)
-    model = VAE((6,), "vector", (8,), 3, seed=7).eval()
+    model = VariationalAutoEncoderNet((6,), "vector", (8,), 3, seed=7).eval()
     x = _batch((6,))
     with torch.no_grad():
         assert torch.equal(model.neg_iwae(x, 1), model.neg_elbo(x, 1))
@@ -68,14 +68,14 @@ def test_iwae_with_one_sample_equals_negative_elbo():
 @pytest.mark.parametrize("score_type", ["recon", "elbo", "iwae"])
 def test_vae_score_does_not_depend_on_the_batch(score_type):
     torch.manual_seed(0)
-    model = VAE((5,), "vector", (8,), 2, score_type=score_type, n_samples=4).eval()
+    model = VariationalAutoEncoderNet((5,), "vector", (8,), 2, score_type=score_type, n_samples=4).eval()
     x = _batch((5,), n=6)
     with torch.no_grad():
         torch.testing.assert_close(model.score(x)[3:], model.score(x[3:]))
 
 
 def test_recon_score_is_mse_of_mean_reconstruction():
-    model = VAE((5,), "vector", (8,), 2, score_type="recon").eval()
+    model = VariationalAutoEncoderNet((5,), "vector", (8,), 2, score_type="recon").eval()
     x = _batch((5,))
     with torch.no_grad():
         expected = (model.decode(model.encode(x)[0]) - x).pow(2).mean(1)
@@ -83,7 +83,7 @@ def test_recon_score_is_mse_of_mean_reconstruction():
 
 
 def test_loss_is_half_sse_plus_beta_kl():
-    model = VAE((4,), "vector", (6,), 2, beta=0.5)
+    model = VariationalAutoEncoderNet((4,), "vector", (6,), 2, beta=0.5)
     x = _batch((4,))
     torch.manual_seed(3)
     loss = model.loss(x)
@@ -97,4 +97,4 @@ def test_loss_is_half_sse_plus_beta_kl():
 
 def test_unknown_score_type_raises():
     with pytest.raises(ValueError, match="score_type"):
-        VAE((3,), "vector", (4,), 2, score_type="nope")
+        VariationalAutoEncoderNet((3,), "vector", (4,), 2, score_type="nope")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.autoencoder import SCORE_TYPES, build_autoencoder
+from anomalib_ae.models.ae.network import SCORE_TYPES, build_autoencoder
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import StrOptions
 
@@ -55,6 +55,10 @@ class AutoEncoder(BaseDeepDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -71,6 +75,10 @@ class AutoEncoder(BaseDeepDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

@@ -24,16 +24,14 @@ from math import prod
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from anomalib_ae.nn.autoencoder import per_sample_mse
-from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
+from anomalib_ae.nn.base import AnomalyModule
 from anomalib_ae.nn.blocks import mlp
 from anomalib_ae.nn.losses import deep_sad_loss, svdd_one_class_loss, svdd_soft_boundary_loss
 
 OBJECTIVES = ("one-class", "soft-boundary", "deep-sad")
 ARCHS = ("auto", "lenet", "cifar")
-_BN_EPS = 1e-4  # as in the reference implementation
+BN_EPS = 1e-4  # as in the reference implementation
 
 
 def _resolve_arch(input_shape: Sequence[int], arch: str) -> str:
@@ -66,7 +64,7 @@ class SVDDConvNet(nn.Module):
         for ch in channels:
             layers += [
                 nn.Conv2d(prev, ch, 5, padding=2, bias=False),
-                nn.BatchNorm2d(ch, eps=_BN_EPS, affine=False),
+                nn.BatchNorm2d(ch, eps=BN_EPS, affine=False),
                 nn.LeakyReLU(),
                 nn.MaxPool2d(2, 2),
             ]
@@ -80,32 +78,6 @@ class SVDDConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1))
-
-
-class SVDDConvDecoder(nn.Module):
-    """Bias-free mirror of :class:`SVDDConvNet`: linear, then (upsample 2, conv 5x5, BN, LeakyReLU)."""
-
-    def __init__(
-        self, out_shape: Sequence[int], channels: Sequence[int], feature_shape: Sequence[int], rep_dim: int
-    ) -> None:
-        super().__init__()
-        self.out_shape = tuple(int(v) for v in out_shape)
-        self.start_shape = tuple(int(v) for v in feature_shape)
-        self.head = nn.Linear(rep_dim, prod(self.start_shape), bias=False)
-        rev = [int(v) for v in channels][::-1]
-        layers: list[nn.Module] = [nn.BatchNorm2d(rev[0], eps=_BN_EPS, affine=False), nn.LeakyReLU()]
-        outs = [*rev[1:], self.out_shape[0]]
-        for i, (a, b) in enumerate(zip(rev, outs)):
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 5, padding=2, bias=False)]
-            if i < len(rev) - 1:
-                layers += [nn.BatchNorm2d(b, eps=_BN_EPS, affine=False), nn.LeakyReLU()]
-        self.features = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.features(self.head(z).view(-1, *self.start_shape))
-        if tuple(x.shape[-2:]) != self.out_shape[1:]:
-            x = F.interpolate(x, size=self.out_shape[1:], mode="bilinear", align_corners=False)
-        return x
 
 
 def build_svdd_encoder(
@@ -135,7 +107,7 @@ def apply_center_eps(c: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
     return c
 
 
-class DeepSVDD(AnomalyModule):
+class DeepSVDDNet(AnomalyModule):
     """Deep SVDD / Deep SAD: distance to a fixed centre in the output space of a bias-free net.
 
     Parameters
@@ -291,65 +263,15 @@ class DeepSVDD(AnomalyModule):
             return d - self.R.pow(2)
         return d
 
-    def load_encoder_from(self, ae: SVDDAutoEncoder) -> None:
-        """Copy the weights (and BatchNorm statistics) of a pre-trained autoencoder's encoder."""
+    def load_encoder_from(self, ae: nn.Module) -> None:
+        """Copy the weights (and BatchNorm statistics) of a pre-trained autoencoder's encoder
+        (a :class:`~anomalib_ae.models.deepsvdd.pretrain.DeepSVDDAutoEncoderNet`)."""
         self.encoder.load_state_dict(ae.encoder.state_dict())
-
-
-class SVDDAutoEncoder(AnomalyModule):
-    """Autoencoder whose encoder is the bias-free Deep SVDD network, for pre-training.
-
-    Same parameters as :class:`DeepSVDD` for the network (``input_shape``, ``kind``,
-    ``hidden_dims``, ``latent_dim``, ``arch``); the decoder mirrors it, also bias-free. Loss
-    and score are the mean squared reconstruction error.
-    """
-
-    def __init__(
-        self,
-        input_shape: Sequence[int],
-        kind: str,
-        hidden_dims: Sequence[int],
-        latent_dim: int,
-        arch: str = "auto",
-    ) -> None:
-        super().__init__()
-        self.input_shape = tuple(int(v) for v in input_shape)
-        self.encoder = build_svdd_encoder(self.input_shape, kind, hidden_dims, latent_dim, arch)
-        if isinstance(self.encoder, SVDDConvNet):
-            channels = [m.out_channels for m in self.encoder.features if isinstance(m, nn.Conv2d)]
-            feature_shape = self.encoder.feature_shape
-            self.decoder: nn.Module = SVDDConvDecoder(self.input_shape, channels, feature_shape, latent_dim)
-        else:
-            dims = [prod(self.input_shape), *hidden_dims, latent_dim]
-            self.decoder = nn.Sequential(
-                mlp(dims[::-1], activation=nn.LeakyReLU, bias=False, batch_norm=True),
-                nn.Unflatten(1, self.input_shape),
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x)).view_as(x)
-
-    def error_map(self, x: torch.Tensor) -> torch.Tensor:
-        """Squared error of every value of the pre-training reconstruction, ``x``'s shape."""
-        return squared_reconstruction_error(self, x)
-
-    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return per_sample_mse(x, self(x)).mean()
-
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        return per_sample_mse(x, self(x))
 
 
 def build_deep_svdd(
     input_shape: Sequence[int], kind: str, hidden_dims: Sequence[int], latent_dim: int, **kw: object
-) -> DeepSVDD:
-    """Build a :class:`DeepSVDD`; ``kw``: ``objective``, ``nu``, ``eta``, ``eps``, ``center_eps``,
+) -> DeepSVDDNet:
+    """Build a :class:`DeepSVDDNet`; ``kw``: ``objective``, ``nu``, ``eta``, ``eps``, ``center_eps``,
     ``warmup_steps``, ``arch``."""
-    return DeepSVDD(input_shape, kind, hidden_dims, latent_dim, **kw)
-
-
-def build_svdd_autoencoder(
-    input_shape: Sequence[int], kind: str, hidden_dims: Sequence[int], latent_dim: int, **kw: object
-) -> SVDDAutoEncoder:
-    """Build the matching :class:`SVDDAutoEncoder` for pre-training; ``kw``: ``arch``."""
-    return SVDDAutoEncoder(input_shape, kind, hidden_dims, latent_dim, **kw)
+    return DeepSVDDNet(input_shape, kind, hidden_dims, latent_dim, **kw)

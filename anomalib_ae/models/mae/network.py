@@ -82,7 +82,7 @@ def score_masks(n_tokens: int, mask_ratio: float, n_masks: int | None = None, se
     return masks
 
 
-class MaskedAutoEncoder(AnomalyModule):
+class MaskedAutoEncoderNet(AnomalyModule):
     """Masked autoencoder with a transformer encoder over visible tokens and a light decoder.
 
     Parameters
@@ -271,12 +271,10 @@ class MaskedAutoEncoder(AnomalyModule):
         return se_sum / count.clamp_min(1.0)
 
 
-MAE = MaskedAutoEncoder
-
 
 def build_mae(
     input_shape: Sequence[int], kind: str, hidden_dims: Sequence[int], latent_dim: int, **kw: object
-) -> MaskedAutoEncoder:
-    """Build a :class:`MaskedAutoEncoder`; ``kw``: ``mask_ratio``, ``patch_size``, ``feature_group``,
+) -> MaskedAutoEncoderNet:
+    """Build a :class:`MaskedAutoEncoderNet`; ``kw``: ``mask_ratio``, ``patch_size``, ``feature_group``,
     ``decoder_depth``, ``n_heads``, ``n_score_masks``, ``seed``."""
-    return MaskedAutoEncoder(input_shape, kind, hidden_dims, latent_dim, **kw)
+    return MaskedAutoEncoderNet(input_shape, kind, hidden_dims, latent_dim, **kw)

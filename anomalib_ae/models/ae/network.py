@@ -37,7 +37,7 @@ def per_sample_ssim_error(x: torch.Tensor, recon: torch.Tensor, window: int = 7,
     return 1.0 - ssim
 
 
-class DenseAutoEncoder(AnomalyModule):
+class DenseAutoEncoderNet(AnomalyModule):
     """Fully connected autoencoder for vectors ``(n, d)`` and windows ``(n, T, d)`` (flattened)."""
 
     def __init__(self, input_shape: Sequence[int], hidden_dims: Sequence[int], latent_dim: int) -> None:
@@ -65,7 +65,7 @@ class DenseAutoEncoder(AnomalyModule):
         return per_sample_mse(x, self(x))
 
 
-class ConvAutoEncoder(AnomalyModule):
+class ConvAutoEncoderNet(AnomalyModule):
     """Convolutional autoencoder for images ``(n, C, H, W)``; ``channels`` per strided stage.
 
     Trained on the mean squared error; ``score_type`` "mse" scores by it too, "ssim" by
@@ -107,7 +107,7 @@ def build_autoencoder(
 ) -> AnomalyModule:
     """Dense AE for ``kind`` "vector"/"window", convolutional AE for "image" (``score_type`` "ssim": images only)."""
     if kind == "image":
-        return ConvAutoEncoder(input_shape, hidden_dims, latent_dim, score_type=score_type)
+        return ConvAutoEncoderNet(input_shape, hidden_dims, latent_dim, score_type=score_type)
     if score_type != "mse":
         raise ValueError(f"score_type={score_type!r} needs images; {kind} input is scored by 'mse'")
-    return DenseAutoEncoder(input_shape, hidden_dims, latent_dim)
+    return DenseAutoEncoderNet(input_shape, hidden_dims, latent_dim)

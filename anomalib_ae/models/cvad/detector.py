@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.nn.base import AnomalyModule
-from anomalib_ae.nn.cvad import build_cvad, build_cvad_discriminator
+from anomalib_ae.models.cvad.network import build_cvad, build_cvad_discriminator
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
 from anomalib_ae.validation import Interval
@@ -44,7 +44,7 @@ class _DiscriminatorStage(AnomalyModule):
 class CVAD(BaseDeepDetector):
     """Cascade VAE anomaly detector after Guo et al., "CVAD" (2021, arXiv:2110.15811).
 
-    Training has two stages: (1) the two-level cascade VAE of :mod:`anomalib_ae.nn.cvad` on
+    Training has two stages: (1) the two-level cascade VAE of :mod:`anomalib_ae.models.cvad.network` on
     normal data; (2) with the VAE frozen, a discriminator that tells real normal inputs
     (label 0) from their reconstructions (label 1).
 
@@ -107,6 +107,10 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -126,6 +130,10 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

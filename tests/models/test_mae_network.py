@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from anomalib_ae.nn.base import AnomalyModule
-from anomalib_ae.nn.mae import MaskedAutoEncoder, build_mae, score_masks
+from anomalib_ae.models.mae.network import MaskedAutoEncoderNet, build_mae, score_masks
 
 MODALITIES = [
     ((5,), "vector", (16,)),
@@ -39,17 +39,17 @@ def test_mae_shapes_loss_gradients_and_determinism(shape, kind, hidden):
 
 
 def test_default_patch_sizes_and_token_counts():
-    assert MaskedAutoEncoder((1, 28, 28), "image", (16,), 4).patch == (4, 4)
-    assert MaskedAutoEncoder((1, 28, 28), "image", (16,), 4).n_tokens == 49
-    big = MaskedAutoEncoder((3, 64, 64), "image", (16,), 4)
+    assert MaskedAutoEncoderNet((1, 28, 28), "image", (16,), 4).patch == (4, 4)
+    assert MaskedAutoEncoderNet((1, 28, 28), "image", (16,), 4).n_tokens == 49
+    big = MaskedAutoEncoderNet((3, 64, 64), "image", (16,), 4)
     assert big.patch == (8, 8) and big.n_tokens == 64 and big.token_dim == 192
-    odd = MaskedAutoEncoder((3, 30, 30), "image", (16,), 4)  # padded to 32 x 32
+    odd = MaskedAutoEncoderNet((3, 30, 30), "image", (16,), 4)  # padded to 32 x 32
     assert odd.n_tokens == 64
-    win = MaskedAutoEncoder((6, 3), "window", (16,), 4)
+    win = MaskedAutoEncoderNet((6, 3), "window", (16,), 4)
     assert win.n_tokens == 6 and win.token_dim == 3
-    grouped = MaskedAutoEncoder((6, 4), "window", (16,), 4, patch_size=2, feature_group=2)
+    grouped = MaskedAutoEncoderNet((6, 4), "window", (16,), 4, patch_size=2, feature_group=2)
     assert grouped.n_tokens == 6 and grouped.token_dim == 4
-    vec = MaskedAutoEncoder((5,), "vector", (16,), 4)
+    vec = MaskedAutoEncoderNet((5,), "vector", (16,), 4)
     assert vec.n_tokens == 5 and vec.token_dim == 1
 
 
@@ -63,7 +63,7 @@ def test_default_patch_sizes_and_token_counts():
     ],
 )
 def test_tokens_round_trip(shape, kind, kw):
-    model = MaskedAutoEncoder(shape, kind, (16,), 4, **kw)
+    model = MaskedAutoEncoderNet(shape, kind, (16,), 4, **kw)
     x = _batch(shape)
     assert torch.equal(model.from_tokens(model.to_tokens(x)), x)
 
@@ -71,7 +71,7 @@ def test_tokens_round_trip(shape, kind, kw):
 @pytest.mark.parametrize(("shape", "kind", "hidden"), MODALITIES)
 @pytest.mark.parametrize("ratio", [0.3, 0.5, 0.75, 0.9])
 def test_score_masks_cover_every_token(shape, kind, hidden, ratio):
-    model = MaskedAutoEncoder(shape, kind, hidden, 4, mask_ratio=ratio)
+    model = MaskedAutoEncoderNet(shape, kind, hidden, 4, mask_ratio=ratio)
     masks = model.score_masks
     n = model.n_tokens
     assert masks.any(dim=0).all()
@@ -98,7 +98,7 @@ def test_score_masks_partition_visible_tokens_at_default_ratio():
 
 def test_encoder_never_sees_hidden_values():
     torch.manual_seed(0)
-    model = MaskedAutoEncoder((1, 16, 16), "image", (16,), 4).eval()
+    model = MaskedAutoEncoderNet((1, 16, 16), "image", (16,), 4).eval()
     x = _batch((1, 16, 16), n=2)
     mask = model.score_masks[0].expand(2, -1)
     hidden = model.value_mask(mask)
@@ -110,7 +110,7 @@ def test_encoder_never_sees_hidden_values():
 
 def test_vector_encoder_never_sees_hidden_features():
     torch.manual_seed(0)
-    model = MaskedAutoEncoder((6,), "vector", (16,), 4).eval()
+    model = MaskedAutoEncoderNet((6,), "vector", (16,), 4).eval()
     x = _batch((6,), n=2)
     mask = torch.tensor([[True, False, True, False, True, True]] * 2)
     with torch.no_grad():
@@ -121,7 +121,7 @@ def test_vector_encoder_never_sees_hidden_features():
 
 def test_score_is_mean_error_over_hidden_values():
     torch.manual_seed(0)
-    model = MaskedAutoEncoder((1, 12, 12), "image", (16,), 4).eval()
+    model = MaskedAutoEncoderNet((1, 12, 12), "image", (16,), 4).eval()
     x = _batch((1, 12, 12), n=2)
     with torch.no_grad():
         num = torch.zeros(2)
@@ -136,7 +136,7 @@ def test_score_is_mean_error_over_hidden_values():
 
 def test_score_does_not_depend_on_the_batch():
     torch.manual_seed(0)
-    model = MaskedAutoEncoder((1, 16, 16), "image", (16,), 4).eval()
+    model = MaskedAutoEncoderNet((1, 16, 16), "image", (16,), 4).eval()
     x = _batch((1, 16, 16), n=5)
     with torch.no_grad():
         torch.testing.assert_close(model.score(x)[2:], model.score(x[2:]))
@@ -144,4 +144,4 @@ def test_score_does_not_depend_on_the_batch():
 
 def test_too_few_tokens_raises():
     with pytest.raises(ValueError, match="2 tokens"):
-        MaskedAutoEncoder((1,), "vector", (16,), 4)
+        MaskedAutoEncoderNet((1,), "vector", (16,), 4)

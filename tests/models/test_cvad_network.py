@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from anomalib_ae.nn.base import AnomalyModule
-from anomalib_ae.nn.cvad import CascadeVAE, CVADDiscriminator, build_cvad, build_cvad_discriminator
+from anomalib_ae.models.cvad.network import CVADNet, CVADDiscriminatorNet, build_cvad, build_cvad_discriminator
 from anomalib_ae.nn.losses import gaussian_kl
 
 MODALITIES = [
@@ -56,7 +56,7 @@ def test_discriminator_shapes_and_gradients(shape, kind, hidden):
 
 def test_reconstruction_is_mean_of_both_decoders_and_score_is_recon_plus_kl():
     torch.manual_seed(0)
-    model = CascadeVAE((6,), "vector", (8, 4), 2, beta=0.5).eval()
+    model = CVADNet((6,), "vector", (8, 4), 2, beta=0.5).eval()
     x = _batch((6,))
     with torch.no_grad():
         out = model.run(x)
@@ -70,7 +70,7 @@ def test_reconstruction_is_mean_of_both_decoders_and_score_is_recon_plus_kl():
 
 def test_level2_depends_on_encoder_skip_features():
     torch.manual_seed(0)
-    model = CascadeVAE((1, 16, 16), "image", (4, 8), 2).eval()
+    model = CVADNet((1, 16, 16), "image", (4, 8), 2).eval()
     x = _batch((1, 16, 16))
     with torch.no_grad():
         skip, mu1, _ = model._encode(x)
@@ -83,7 +83,7 @@ def test_level2_depends_on_encoder_skip_features():
 
 def test_discriminator_learns_real_versus_shifted():
     torch.manual_seed(0)
-    disc = CVADDiscriminator((4,), "vector", (16,))
+    disc = CVADDiscriminatorNet((4,), "vector", (16,))
     opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
     real, fake = torch.randn(64, 4), torch.randn(64, 4) + 3.0
     for _ in range(100):
@@ -96,4 +96,4 @@ def test_discriminator_learns_real_versus_shifted():
 
 def test_cvad_needs_hidden_layers():
     with pytest.raises(ValueError):
-        CascadeVAE((4,), "vector", (), 2)
+        CVADNet((4,), "vector", (), 2)

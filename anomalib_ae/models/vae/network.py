@@ -14,7 +14,7 @@ from math import prod
 import torch
 from torch import nn
 
-from anomalib_ae.nn.autoencoder import per_sample_mse
+from anomalib_ae.models.ae.network import per_sample_mse
 from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
 from anomalib_ae.nn.losses import LOG_2PI, gaussian_kl, gaussian_log_prob, iwae_bound
@@ -42,7 +42,7 @@ def build_decoder(input_shape: Sequence[int], kind: str, hidden_dims: Sequence[i
     return nn.Sequential(mlp([latent_dim, *list(hidden_dims)[::-1], prod(shape)]), nn.Unflatten(1, shape))
 
 
-class VAE(AnomalyModule):
+class VariationalAutoEncoderNet(AnomalyModule):
     """Gaussian VAE for vectors, windows (flattened, dense nets) and images (conv nets).
 
     Parameters
@@ -174,7 +174,7 @@ class VAE(AnomalyModule):
 
 def build_vae(
     input_shape: Sequence[int], kind: str, hidden_dims: Sequence[int], latent_dim: int, **kw: object
-) -> VAE:
-    """Build a :class:`VAE`; ``kw`` are its extra parameters (``beta``, ``score_type`` ...)."""
-    return VAE(input_shape, kind, hidden_dims, latent_dim, **kw)
+) -> VariationalAutoEncoderNet:
+    """Build a :class:`VariationalAutoEncoderNet`; ``kw`` are its extra parameters (``beta``, ``score_type`` ...)."""
+    return VariationalAutoEncoderNet(input_shape, kind, hidden_dims, latent_dim, **kw)
 

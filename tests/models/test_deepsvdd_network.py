@@ -6,15 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from anomalib_ae.models.deepsvdd.network import DeepSVDDNet, SVDDConvNet, apply_center_eps, build_deep_svdd
+from anomalib_ae.models.deepsvdd.pretrain import DeepSVDDAutoEncoderNet, build_svdd_autoencoder
 from anomalib_ae.nn.base import AnomalyModule
-from anomalib_ae.nn.svdd import (
-    DeepSVDD,
-    SVDDAutoEncoder,
-    SVDDConvNet,
-    apply_center_eps,
-    build_deep_svdd,
-    build_svdd_autoencoder,
-)
 
 MODALITIES = [
     ((5,), "vector", (8,)),
@@ -46,12 +40,12 @@ def test_networks_have_no_bias_and_no_affine_batchnorm(shape, kind, hidden):
 
 
 def test_lenet_for_28px_matches_the_paper():
-    net = DeepSVDD((1, 28, 28), "image", (64, 64), 32).encoder
+    net = DeepSVDDNet((1, 28, 28), "image", (64, 64), 32).encoder
     assert isinstance(net, SVDDConvNet)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.out_channels, c.kernel_size) for c in convs] == [(8, (5, 5)), (4, (5, 5))]
     assert net.head.in_features == 4 * 7 * 7 and net.head.out_features == 32
-    bigger = DeepSVDD((3, 128, 128), "image", (32, 64, 128), 16).encoder
+    bigger = DeepSVDDNet((3, 128, 128), "image", (32, 64, 128), 16).encoder
     assert bigger.feature_shape[1] <= 8
 
 
@@ -95,7 +89,7 @@ def test_center_eps_rule():
 
 def test_init_center_is_eval_mean_with_eps_rule():
     torch.manual_seed(0)
-    model = DeepSVDD((5,), "vector", (8,), 6, center_eps=0.1)
+    model = DeepSVDDNet((5,), "vector", (8,), 6, center_eps=0.1)
     x = _batch((5,), n=10)
     batches = [(x[:6], torch.zeros(6)), (x[6:], torch.zeros(4))]
     c = model.init_center(batches)
@@ -110,7 +104,7 @@ def test_init_center_is_eval_mean_with_eps_rule():
 
 def test_center_set_from_first_batch_when_not_initialised():
     torch.manual_seed(0)
-    model = DeepSVDD((5,), "vector", (8,), 6)
+    model = DeepSVDDNet((5,), "vector", (8,), 6)
     x = _batch((5,), n=8)
     y = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1])
     z = model(x).detach()
@@ -121,7 +115,7 @@ def test_center_set_from_first_batch_when_not_initialised():
 
 def test_update_radius_is_quantile_of_distance_and_score_subtracts_r2():
     torch.manual_seed(0)
-    model = DeepSVDD((5,), "vector", (8,), 6, objective="soft-boundary", nu=0.25)
+    model = DeepSVDDNet((5,), "vector", (8,), 6, objective="soft-boundary", nu=0.25)
     dist = torch.tensor([1.0, 4.0, 9.0, 16.0, 25.0])
     r = model.update_radius(dist)
     torch.testing.assert_close(r, torch.quantile(dist.sqrt(), 0.75))
@@ -134,7 +128,7 @@ def test_update_radius_is_quantile_of_distance_and_score_subtracts_r2():
 
 def test_soft_boundary_updates_radius_after_warmup_only_in_training():
     torch.manual_seed(0)
-    model = DeepSVDD((5,), "vector", (8,), 6, objective="soft-boundary", nu=0.5, warmup_steps=1)
+    model = DeepSVDDNet((5,), "vector", (8,), 6, objective="soft-boundary", nu=0.5, warmup_steps=1)
     x = _batch((5,), n=8)
     model.init_center(x)
     model.loss(x)
@@ -153,7 +147,7 @@ def test_soft_boundary_updates_radius_after_warmup_only_in_training():
 
 def test_deep_sad_pushes_known_anomalies_away():
     torch.manual_seed(0)
-    model = DeepSVDD((4,), "vector", (16,), 4, objective="deep-sad", eta=1.0)
+    model = DeepSVDDNet((4,), "vector", (16,), 4, objective="deep-sad", eta=1.0)
     normal = torch.randn(64, 4)
     anomalies = torch.randn(16, 4) + 4.0
     x = torch.cat([normal, anomalies])
@@ -172,8 +166,8 @@ def test_deep_sad_pushes_known_anomalies_away():
 def test_load_encoder_from_pretrained_autoencoder():
     torch.manual_seed(0)
     for shape, kind, hidden in MODALITIES:
-        ae = SVDDAutoEncoder(shape, kind, hidden, 6)
-        model = DeepSVDD(shape, kind, hidden, 6)
+        ae = DeepSVDDAutoEncoderNet(shape, kind, hidden, 6)
+        model = DeepSVDDNet(shape, kind, hidden, 6)
         x = _batch(shape)
         ae.train()
         ae(x)  # move the BatchNorm running statistics away from their defaults
@@ -186,8 +180,8 @@ def test_load_encoder_from_pretrained_autoencoder():
 
 def test_invalid_parameters_raise():
     with pytest.raises(ValueError, match="objective"):
-        DeepSVDD((4,), "vector", (8,), 2, objective="two-class")
+        DeepSVDDNet((4,), "vector", (8,), 2, objective="two-class")
     with pytest.raises(ValueError, match="nu"):
-        DeepSVDD((4,), "vector", (8,), 2, nu=0.0)
+        DeepSVDDNet((4,), "vector", (8,), 2, nu=0.0)
     with pytest.raises(ValueError, match="arch"):
-        DeepSVDD((1, 28, 28), "image", (8,), 2, arch="resnet")
+        DeepSVDDNet((1, 28, 28), "image", (8,), 2, arch="resnet")

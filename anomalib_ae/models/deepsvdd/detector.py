@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.svdd import ARCHS, build_deep_svdd, build_svdd_autoencoder
+from anomalib_ae.models.deepsvdd.network import ARCHS, build_deep_svdd
+from anomalib_ae.models.deepsvdd.pretrain import build_svdd_autoencoder
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
 from anomalib_ae.validation import Interval, StrOptions
@@ -133,7 +134,7 @@ class DeepSVDD(_SVDDDetector):
     __doc__ = (
         """Deep SVDD (Ruff et al., ICML 2018): map normal data close to a fixed centre ``c``.
 
-    Bias-free networks with non-affine BatchNorm (:mod:`anomalib_ae.nn.svdd`); ``c`` is the
+    Bias-free networks with non-affine BatchNorm (:mod:`anomalib_ae.models.deepsvdd.network`); ``c`` is the
     mean output of a first forward pass over the training data, with the eps rule. Score:
     squared distance ``||phi(x) - c||^2`` ("one-class"), or that minus ``R^2``
     ("soft-boundary"). Labels passed to ``fit`` are ignored (see ``deepsad`` to use them).
@@ -183,6 +184,10 @@ class DeepSVDD(_SVDDDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -204,6 +209,10 @@ class DeepSVDD(_SVDDDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold
@@ -269,6 +278,10 @@ class DeepSAD(_SVDDDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -289,6 +302,10 @@ class DeepSAD(_SVDDDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

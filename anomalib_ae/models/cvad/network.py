@@ -10,7 +10,7 @@ The loss follows the reference code: the mean squared error of the reconstructio
 ``beta`` times the KL of both levels divided by the number of input values, so both terms are
 per input value. The per-sample version of that sum (with the mean latent codes) is the
 "recon + KL" part of the CVAD score; the other part is the probability given by
-:class:`CVADDiscriminator` that an input is a reconstruction. Combining both (each normalised
+:class:`CVADDiscriminatorNet` that an input is a reconstruction. Combining both (each normalised
 with statistics of the training data) is the detector's job.
 """
 
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from anomalib_ae.nn.autoencoder import per_sample_mse
+from anomalib_ae.models.ae.network import per_sample_mse
 from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
 from anomalib_ae.nn.losses import gaussian_kl
@@ -48,7 +48,7 @@ class CascadeOutput(NamedTuple):
     x2: torch.Tensor
 
 
-class CascadeVAE(AnomalyModule):
+class CVADNet(AnomalyModule):
     """Two-level cascade VAE for vectors, windows (dense nets) and images (conv nets).
 
     Parameters
@@ -80,7 +80,7 @@ class CascadeVAE(AnomalyModule):
         super().__init__()
         hidden = [int(h) for h in hidden_dims]
         if not hidden:
-            raise ValueError("CascadeVAE needs at least one hidden layer / conv stage")
+            raise ValueError("CVADNet needs at least one hidden layer / conv stage")
         self.input_shape = tuple(int(v) for v in input_shape)
         self.kind = kind
         self.latent_dim = int(latent_dim)
@@ -193,7 +193,7 @@ class CascadeVAE(AnomalyModule):
         return self.recon_kl(x)
 
 
-class CVADDiscriminator(nn.Module):
+class CVADDiscriminatorNet(nn.Module):
     """Binary classifier telling real (normal) inputs (label 0) from reconstructions (label 1).
 
     Parameters
@@ -238,18 +238,16 @@ class CVADDiscriminator(nn.Module):
         return torch.sigmoid(self(x))
 
 
-CVAD = CascadeVAE
-
 
 def build_cvad(
     input_shape: Sequence[int], kind: str, hidden_dims: Sequence[int], latent_dim: int, **kw: object
-) -> CascadeVAE:
-    """Build a :class:`CascadeVAE`; ``kw``: ``latent2_factor``, ``beta``."""
-    return CascadeVAE(input_shape, kind, hidden_dims, latent_dim, **kw)
+) -> CVADNet:
+    """Build a :class:`CVADNet`; ``kw``: ``latent2_factor``, ``beta``."""
+    return CVADNet(input_shape, kind, hidden_dims, latent_dim, **kw)
 
 
 def build_cvad_discriminator(
     input_shape: Sequence[int], kind: str, hidden_dims: Sequence[int], latent_dim: int | None = None, **kw: object
-) -> CVADDiscriminator:
-    """Build a :class:`CVADDiscriminator`; ``latent_dim`` is accepted for a uniform signature and unused."""
-    return CVADDiscriminator(input_shape, kind, hidden_dims, **kw)
+) -> CVADDiscriminatorNet:
+    """Build a :class:`CVADDiscriminatorNet`; ``latent_dim`` is accepted for a uniform signature and unused."""
+    return CVADDiscriminatorNet(input_shape, kind, hidden_dims, **kw)

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.nn.mae import build_mae
+from anomalib_ae.models.mae.network import build_mae
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import Interval
 
@@ -20,7 +20,7 @@ class MaskedAutoEncoder(BaseDeepDetector):
     """Masked autoencoder (He et al., 2022): transformer encoder on visible tokens only.
 
     Tokens are image patches (``patch_size`` x ``patch_size`` over all channels), groups of
-    time steps of a window, or single features of a vector (see :mod:`anomalib_ae.nn.mae`).
+    time steps of a window, or single features of a vector (see :mod:`anomalib_ae.models.mae.network`).
     Training hides a random ``mask_ratio`` of the tokens and the loss is the squared error on
     the hidden values. The score is deterministic: the squared error on hidden values averaged
     over a fixed family of masks that together hide every token at least once.
@@ -83,6 +83,10 @@ input_kind, random_state, accelerator, verbose, contamination
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -103,6 +107,10 @@ input_kind, random_state, accelerator, verbose, contamination
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold

@@ -2,7 +2,7 @@
 
 After "Generalization is not a universal guarantee: Estimating similarity to training data
 with an ensemble out-of-distribution metric" (SAGE). The detector in
-:mod:`anomalib_ae.detectors.sage` turns the signals into empirical probabilities.
+:mod:`anomalib_ae.models.sage.detector` turns the signals into empirical probabilities.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from anomalib_ae.nn.autoencoder import build_autoencoder, per_sample_mse
+from anomalib_ae.models.ae.network import build_autoencoder, per_sample_mse
 from anomalib_ae.nn.base import AnomalyModule
 
 
-class SageNet(AnomalyModule):
+class SAGENet(AnomalyModule):
     """Autoencoder plus, when ``n_classes >= 2``, a linear task head on the latent code.
 
     Training loss: mean squared reconstruction error, plus ``task_weight`` times the

@@ -23,8 +23,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
+from anomalib_ae.models.sage.network import SAGENet, knn_distance
 from anomalib_ae.neighbors import APPROX_THRESHOLD, NEIGHBORS, ApproximateSearch, resolve_neighbors
-from anomalib_ae.nn.sage import SageNet, knn_distance
 from anomalib_ae.registry import register_detector
 from anomalib_ae.scoring.calibration import surprise
 from anomalib_ae.validation import Interval, StrOptions
@@ -90,6 +90,10 @@ class SAGE(BaseDeepDetector):
         input_kind="auto",
         random_state=None,
         accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
         verbose="auto",
         contamination=0.1,
         threshold=None,
@@ -109,12 +113,16 @@ class SAGE(BaseDeepDetector):
         self.input_kind = input_kind
         self.random_state = random_state
         self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
         self.verbose = verbose
         self.contamination = contamination
         self.threshold = threshold
 
     def _build_module(self):
-        return SageNet(
+        return SAGENet(
             self.model_shape_,
             self.input_kind_,
             self._hidden_dims(),
