@@ -9,7 +9,8 @@ left out** (scikit-learn's and PyOD's leave-one-out training semantics).
 The approximate backend is faiss's ``IndexHNSWFlat`` (graph search; chosen by measurement over
 hnswlib, usearch and pynndescent: ``benchmarks/neighbors_backends.py``, docs/scale.md). It
 searches ``k + 10`` candidates and re-ranks them with the distances recomputed in float64 from
-the indexed rows, so the distances it returns are exact: only a missed neighbour differs.
+the indexed rows (read in place from the index: no second copy), so the distances it returns
+are exact: only a missed neighbour differs.
 Metrics: ``"euclidean"`` (``"l2"``), ``"manhattan"`` (``"l1"``, ``"cityblock"``) and ``"cosine"``.
 The index serialises to a uint8 array (faiss's own binary format, no pickle).
 """
@@ -130,15 +131,22 @@ class ApproximateSearch:
     def fit(self, X: np.ndarray) -> "ApproximateSearch":
         faiss = self._faiss()
         self.metric_ = canonical_metric(self.metric, self.p)
-        self.data_ = np.ascontiguousarray(X, dtype=np.float32)
         self.n_rows_ = int(X.shape[0])
         fm = {"euclidean": faiss.METRIC_L2, "manhattan": faiss.METRIC_L1, "cosine": faiss.METRIC_INNER_PRODUCT}
         index = faiss.IndexHNSWFlat(int(X.shape[1]), int(self.M), fm[self.metric_])
         index.hnsw.efConstruction = int(self.ef_construction)
         for start in range(0, self.n_rows_, 10 * _BATCH):
-            index.add(self._prepared(self.data_[start : start + 10 * _BATCH]))
-        self.index_ = index
+            index.add(self._prepared(X[start : start + 10 * _BATCH]))
+        self._set_index(index)
         return self
+
+    def _set_index(self, index) -> None:
+        """Keep ``index`` and a float32 view of the rows it stores (normalised ones for cosine)."""
+        faiss = self._faiss()
+        self.index_ = index
+        storage = faiss.downcast_index(index.storage)
+        n, d = int(index.ntotal), int(index.d)
+        self.data_ = faiss.rev_swig_ptr(storage.get_xb(), n * d).reshape(n, d) if n else np.zeros((0, d), np.float32)
 
     def kneighbors(self, X: np.ndarray | None, k: int) -> Neighbors:
         loo = X is None
@@ -161,22 +169,22 @@ class ApproximateSearch:
 
     # ------------------------------------------------------------------ persistence (no pickle)
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The indexed rows and the faiss index as a uint8 array (faiss's binary format)."""
-        return {"data": self.data_, "index": np.asarray(self._faiss().serialize_index(self.index_))}
+        """The faiss index (rows and graph) as a uint8 array (faiss's binary format)."""
+        return {"index": np.asarray(self._faiss().serialize_index(self.index_))}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], metric: str, p=2, **params) -> "ApproximateSearch":
         faiss = cls._faiss()
         self = cls(metric, p, **params)
         self.metric_ = canonical_metric(metric, p)
-        self.data_ = np.ascontiguousarray(arrays["data"], dtype=np.float32)
-        self.n_rows_ = int(self.data_.shape[0])
         try:
-            self.index_ = faiss.deserialize_index(np.ascontiguousarray(arrays["index"], dtype=np.uint8))
+            index = faiss.deserialize_index(np.ascontiguousarray(arrays["index"], dtype=np.uint8))
+            if not isinstance(index, faiss.IndexHNSWFlat):
+                raise TypeError(f"expected an IndexHNSWFlat, got {type(index).__name__}")
         except Exception as exc:
             raise ValueError(f"the stored faiss index is unreadable ({type(exc).__name__}: {exc})") from None
-        if self.index_.ntotal != self.n_rows_:
-            raise ValueError(f"the stored faiss index holds {self.index_.ntotal} rows, its data {self.n_rows_}")
+        self.n_rows_ = int(index.ntotal)
+        self._set_index(index)
         return self
 
 

@@ -155,8 +155,8 @@ class SAGE(BaseDeepDetector):
             return knn_distance(z, reference, self.n_neighbors)
         search = getattr(self, "_latent_search", None)
         if search is None:  # loaded model: the stored index, not a rebuilt one
-            arrays = {"data": self.train_latents_, "index": self.latent_index_}
-            search = self._latent_search = ApproximateSearch.from_arrays(arrays, "euclidean")
+            search = ApproximateSearch.from_arrays({"index": self.latent_index_}, "euclidean")
+            self._latent_search = search
         k = max(1, min(int(self.n_neighbors), search.n_rows_))
         return torch.from_numpy(search.kneighbors(z.numpy(), k).distances.mean(axis=1))
 
