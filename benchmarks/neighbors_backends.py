@@ -30,8 +30,12 @@ def generated(n: int, d: int = 64, seed: int = 0) -> np.ndarray:
     centres = rng.normal(scale=4.0, size=(20, d))
     bases = rng.normal(size=(20, 8, d))
     lab = rng.integers(0, 20, size=n)
-    X = centres[lab] + np.einsum("ni,nid->nd", rng.normal(size=(n, 8)), bases[lab]) + 0.3 * rng.normal(size=(n, d))
-    return X.astype(np.float32)
+    z = rng.normal(size=(n, 8))
+    X = (0.3 * rng.normal(size=(n, d))).astype(np.float32)
+    for start in range(0, n, 65_536):  # in chunks: bases[lab] of all rows would be n x 8 x d float64
+        sl = slice(start, start + 65_536)
+        X[sl] += (centres[lab[sl]] + np.einsum("ni,nid->nd", z[sl], bases[lab[sl]])).astype(np.float32)
+    return X
 
 
 def exact(train, query, metric, k):
