@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from anomalib_ae.detectors.pyod.base import PyODDetector
+from anomalib_ae.detectors.pyod.neighbors import PyODNeighborDetector
 from anomalib_ae.registry import register_detector
 
 __all__ = [
@@ -43,25 +44,31 @@ class PyODIForest(PyODDetector):
 
 
 @register_detector("pyod.lof")
-class PyODLOF(PyODDetector):
+class PyODLOF(PyODNeighborDetector):
     """Local Outlier Factor (PyOD ``pyod.models.lof.LOF``) behind the anomalib_ae contract.
 
-    Calibrated leave-one-out by default: PyOD's training scores leave each row out.
+    Calibrated leave-one-out by default: PyOD's training scores leave each row out. From
+    ``approx_threshold`` training rows on (``neighbors="auto"``) the neighbours are searched
+    approximately (:mod:`anomalib_ae.neighbors`; same formula, faiss HNSW search).
     """
 
     _pyod_class = "pyod.models.lof:LOF"
     _loo = True
+    _scorer_kind = "lof"
 
 
 @register_detector("pyod.knn")
-class PyODKNN(PyODDetector):
+class PyODKNN(PyODNeighborDetector):
     """k-nearest-neighbour distance (PyOD ``pyod.models.knn.KNN``) behind the anomalib_ae contract.
 
-    Calibrated leave-one-out by default: PyOD's training scores leave each row out.
+    Calibrated leave-one-out by default: PyOD's training scores leave each row out. From
+    ``approx_threshold`` training rows on (``neighbors="auto"``) the neighbours are searched
+    approximately (:mod:`anomalib_ae.neighbors`; same scores up to a missed neighbour).
     """
 
     _pyod_class = "pyod.models.knn:KNN"
     _loo = True
+    _scorer_kind = "knn"
 
 
 @register_detector("pyod.ocsvm")
