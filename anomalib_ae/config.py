@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-__all__ = ["CONFIG_KEYS", "pipeline_params"]
+from anomalib_ae.scoring.threshold import parse_threshold
 
+__all__ = ["CONFIG_KEYS", "pipeline_params"]
 
 
 #: Top-level keys of a config file (see docs/domains.md).
@@ -15,10 +16,11 @@ CONFIG_KEYS = ("adapter", "detector", "threshold", "scoring", "name", "descripti
 
 def pipeline_params(config: dict, *, detector: str | None = None, detector_params: dict | None = None,
                     adapter_params: dict | None = None, kind: str | None = None,
-                    contamination: float | None = None) -> dict:
+                    contamination: float | None = None, threshold=None) -> dict:
     """Keyword arguments of :class:`~anomalib_ae.pipeline.Pipeline` from a config dict (a parsed ``configs/*.yaml``).
 
-    Keyword arguments override the config (the CLI's command-line flags): ``detector``
+    Keyword arguments override the config (the CLI's command-line flags; ``threshold`` overrides
+    ``threshold.rule``, the rule of :mod:`anomalib_ae.scoring.threshold`): ``detector``
     replaces ``detector.name`` (and drops the config's detector params, which belong to the
     other detector), ``detector_params`` / ``adapter_params`` update those mappings.
 
@@ -54,18 +56,20 @@ def pipeline_params(config: dict, *, detector: str | None = None, detector_param
     name = detector or de.get("name", "ae")
     d_params = {} if (detector and detector != de.get("name")) else dict(de.get("params") or {})
     d_params.update(detector_params or {})
-    unknown = sorted(set(th) - {"contamination", "rule"})
+    th_keys = {"contamination", "rule", "calibration", "calibration_fraction", "rolling_window"}
+    unknown = sorted(set(th) - th_keys)
     if unknown:
-        raise ValueError(f"unknown threshold key(s) {unknown}; valid: ['contamination', 'rule']")
-    if "rule" in th and th["rule"] is not None:
-        d_params.setdefault("threshold", th["rule"])
+        raise ValueError(f"unknown threshold key(s) {unknown}; valid: {sorted(th_keys)}")
+    rule = threshold if threshold is not None else th.get("rule")
+    parse_threshold(rule)  # a bad rule fails before any training
+    cal = {k: th[k] for k in ("calibration", "calibration_fraction", "rolling_window") if th.get(k) is not None}
     cont = contamination if contamination is not None else th.get("contamination")
     unknown = sorted(set(sc) - {"clip_aggregate", "timestamp_how"})
     if unknown:
         raise ValueError(f"unknown scoring key(s) {unknown}; valid: ['clip_aggregate', 'timestamp_how']")
     return dict(detector=name, kind=k, adapter_params=a_params, detector_params=d_params,
                 clip_aggregate=sc.get("clip_aggregate", "mean"), timestamp_how=sc.get("timestamp_how", "mean"),
-                contamination=cont)
+                contamination=cont, threshold=rule, **cal)
 
 
 def _adapter_param_names(kind: str) -> list[str]:

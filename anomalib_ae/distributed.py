@@ -138,15 +138,33 @@ def score_table(model_path, input_path, *, client, blocksize: str | int = "64MB"
     """Score a CSV / TSV / Parquet / JSON-lines file (or a glob) read by ``dask.dataframe``."""
     import dask.dataframe as dd
 
+    from anomalib_ae.data.tabular import check_table_head
+
     p = str(input_path)
     low = p.lower()
-    if low.endswith((".parquet", ".pq")) or Path(p).is_dir():
-        ddf = dd.read_parquet(p)
-    elif low.endswith((".jsonl", ".ndjson", ".json")):
-        ddf = dd.read_json(p, lines=True, blocksize=blocksize)
-    else:
-        ddf = dd.read_csv(p, sep="\t" if low.endswith(".tsv") else ",", blocksize=blocksize)
-    return score_dataframe(model_path, ddf, client=client, retries=retries)
+    if not any(ch in p for ch in "*?[") and not Path(p).exists():
+        raise FileNotFoundError(f"input file not found: {p}")
+    check_table_head(p)  # duplicate names, a shifted first row, another delimiter: refused before reading
+    try:
+        if low.endswith((".parquet", ".pq")) or Path(p).is_dir():
+            ddf = dd.read_parquet(p)
+        elif low.endswith((".jsonl", ".ndjson", ".json")):
+            ddf = dd.read_json(p, lines=True, blocksize=blocksize)
+        else:
+            ddf = dd.read_csv(p, sep="\t" if low.endswith(".tsv") else ",", blocksize=blocksize)
+    except Exception as exc:  # noqa: BLE001  (dask / pyarrow / pandas reader errors of every type)
+        raise ValueError(f"{p}: could not be read ({type(exc).__name__}: {_reader_reason(exc)})") from None
+    try:
+        return score_dataframe(model_path, ddf, client=client, retries=retries)
+    except Exception as exc:  # a reader failing inside a task: name the file, keep pandas' own message
+        if "An error occurred while calling the read_" not in str(exc) and not isinstance(exc, OSError):
+            raise  # OSError: pyarrow reading a damaged Parquet row group
+        raise ValueError(f"{p}: could not be read ({type(exc).__name__}: {_reader_reason(exc)})") from None
+
+
+def _reader_reason(exc: BaseException) -> str:
+    """pandas' own message inside dask's "An error occurred while calling the read_... method" wrapper."""
+    return " ".join(str(exc).split("Original Message:", 1)[-1].split())
 
 
 def score_files(model_path, paths: Sequence[str | os.PathLike], *, client, batch_size: int = 64,

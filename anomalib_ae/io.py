@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -117,9 +118,17 @@ def write_model_file(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], 
         "sha256": digest(payload, arrays),
     }
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(arrays, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "the model path is a folder", str(path))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write the model file {path}: folder {path.parent} does not exist")
+    # a temp name of its own per writer: concurrent saves to one path never share a temp file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        save_file(arrays, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
@@ -135,6 +144,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     from safetensors import safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
@@ -151,6 +162,11 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
         version = int(metadata.get("format_version", ""))
     except ValueError:
         raise ModelFileError(f"{path} has an invalid format version {metadata.get('format_version')!r}") from None
+    if version > max(SUPPORTED_VERSIONS):
+        raise ModelFileError(
+            f"{path} was written by a newer anomalib_ae (model format version {version}; this version reads "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}): upgrade anomalib_ae to load it"
+        )
     if version not in SUPPORTED_VERSIONS:
         raise ModelFileError(
             f"{path} has model format version {version}; this anomalib_ae reads versions "
@@ -159,8 +175,31 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     payload = metadata["payload"]
     if digest(payload, arrays) != metadata.get("sha256"):
         raise ModelFileError(f"{path} failed its integrity check (SHA-256 mismatch): the file was modified or damaged")
+    if not isinstance(payload, str) or len(payload) > MAX_HEADER_CHARS:
+        raise ModelFileError(f"{path} has an invalid header: not text, or over {MAX_HEADER_CHARS} characters")
+    depth = nesting_depth(payload)  # before json.loads: a deeply nested header would end in RecursionError
+    if depth > MAX_HEADER_DEPTH:
+        raise ModelFileError(f"{path} has an invalid header: it is nested {depth} levels deep (limit {MAX_HEADER_DEPTH})")
     try:
         header = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path} has an unreadable header: {exc}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path} has an invalid header: unreadable JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path} has an invalid header: it must be a JSON object, got {type(header).__name__}")
     return arrays, header
+
+
+#: Deepest bracket nesting a header may have (real files, ensembles included, stay below 20).
+MAX_HEADER_DEPTH = 64
+#: Largest header text accepted (real headers are a few KiB; arrays live outside the header).
+MAX_HEADER_CHARS = 16 * 1024 * 1024
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting of JSON ``text``, ignoring brackets inside strings (no parsing)."""
+    codes = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "replace"), dtype=np.uint8)
+    step = np.zeros(codes.shape, dtype=np.int64)
+    step[(codes == ord("[")) | (codes == ord("{"))] = 1
+    step[(codes == ord("]")) | (codes == ord("}"))] = -1
+    return int(np.cumsum(step).max(initial=0))

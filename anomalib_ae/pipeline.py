@@ -6,31 +6,24 @@ telemetry tables, plain tables) and scores one row per image / clip / timestamp 
 >>> pipe.save("fan.pt"); anomalib_ae.load("fan.pt").score_items("new_clips/").table
 
 The pipeline composes an adapter (:mod:`anomalib_ae.adapters`, chosen by ``kind``) and a
-detector; it never branches on the modality. The adapter's settings are saved in the same
-safe model file as the detector, so a reloaded pipeline scores bit-identically.
-
-Item scores and thresholds
---------------------------
-* ``image`` / ``tabular``: one detector sample per item; ``threshold_`` is the ``1 - contamination``
-  quantile of the detector's calibration scores (held-out normal samples for the deep detectors).
-* ``audio`` / ``telemetry``: the detector scores frame vectors / windows; a clip's score aggregates
-  its frames (``clip_aggregate``), a timestamp's the windows covering it (``timestamp_how``);
-  ``threshold_`` and the conformal probabilities use the training items' aggregated scores
-  (optimistic: they were seen in training).
+detector, never branching on the modality; both are saved in one safe model file, so a
+reloaded pipeline scores bit-identically. Thresholds, held-out item calibration, ``p_value`` /
+``probability`` and re-calibration: :mod:`anomalib_ae.alarms`.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from anomalib_ae.adapters import ADAPTERS, Adapter
+from anomalib_ae.alarms import AlarmsMixin
 from anomalib_ae.explain.types import Explanation
 from anomalib_ae.results import ScoreResult
+from anomalib_ae.value_range import score_finite_rows
 
 __all__ = ["KINDS", "Pipeline", "ScoreResult", "from_detector", "load_pipeline", "pipeline_from_config"]
 
@@ -40,7 +33,7 @@ KINDS = tuple(ADAPTERS)
 _ADAPTER_OPTIONS = ("clip_aggregate", "timestamp_how")
 
 
-class Pipeline:
+class Pipeline(AlarmsMixin):
     """A data adapter followed by a detector.
 
     Parameters
@@ -61,7 +54,18 @@ class Pipeline:
     timestamp_how : {"mean", "max"}, default="mean"
         Telemetry: window scores -> timestamp score.
     contamination : float or None, default=None
-        Threshold: share of training items flagged. ``None`` keeps the detector's.
+        Share of held-out normal items above the threshold (contamination rule) and prior of
+        the label-free probability. ``None`` keeps the detector's.
+    threshold : None, str or float, default=None
+        Rule (:mod:`anomalib_ae.scoring.threshold`): ``"fpr:0.01"``, ``"contamination:0.05"``, a
+        score, ``"pythresh:<method>"``; None: the detector's rule, else the contamination rule.
+    calibration : {"auto", "holdout", "crossfit", "train"}, default="auto"
+        Source of the item calibration scores (:mod:`anomalib_ae.alarms`).
+    calibration_fraction : float, default=0.2
+        Share of recordings / of each entity's rows (time-ordered tail) held out.
+    rolling_window : int or None, default=None
+        Telemetry: rolling re-calibration over this many recent items presumed normal, with
+        ``threshold`` and ``drift_warning`` columns (:mod:`anomalib_ae.scoring.rolling`).
     """
 
     def __init__(
@@ -73,7 +77,15 @@ class Pipeline:
         clip_aggregate: str = "mean",
         timestamp_how: str = "mean",
         contamination: float | None = None,
+        threshold: Any = None,
+        calibration: str = "auto",
+        calibration_fraction: float = 0.2,
+        rolling_window: int | None = None,
     ):
+        self.threshold = threshold
+        self.calibration = calibration
+        self.calibration_fraction = calibration_fraction
+        self.rolling_window = rolling_window
         self.detector = detector
         self.kind = kind
         self.adapter_params = adapter_params
@@ -89,6 +101,8 @@ class Pipeline:
         params = dict(self.detector_params or {})
         if self.contamination is not None:
             params.setdefault("contamination", self.contamination)
+        if self.threshold is not None and not self._adapter_class().calibrate_on_items:
+            params["threshold"] = self.threshold  # one rule: the detector flags what the pipeline flags
         if isinstance(self.detector, str):
             return create(self.detector, **params)
         from sklearn.base import clone
@@ -138,32 +152,18 @@ class Pipeline:
         a table row with unusable values is an error for ``tabular`` (clean the data) and
         is skipped for ``telemetry`` as the windower documents.
         """
-        from anomalib_ae.scoring.threshold import contamination_threshold
+        from anomalib_ae.alarms import fit_calibrated
+        from anomalib_ae.scoring.threshold import parse_threshold
 
-        adapter = self._make_adapter()
-        f = adapter.fit_transform(data)
-        bad = [(i, e) for i, e in enumerate(f.errors) if e is not None]
-        if bad and adapter.on_fit_errors == "raise":
-            i, e = bad[0]
-            raise ValueError(f"{len(bad)} training row(s) have unusable values (first: row {i}: {e})")
-        self.fit_errors_ = [f"{f.item_name(i)}: {e}" for i, e in bad]
-        if bad and adapter.on_fit_errors == "warn":
-            warnings.warn(f"{len(bad)} training file(s) skipped: " + "; ".join(self.fit_errors_[:3]), UserWarning,
-                          stacklevel=2)
-        if len(f.X) == 0:
-            raise ValueError("no usable training data: every item failed to load")
-        det = self._make_detector()
-        det.fit(adapter.detector_input(f.X))
+        parse_threshold(self.threshold)
+        fc = fit_calibrated(self, data)
+        adapter, f, det = fc.adapter, fc.features, fc.detector
         self.adapter_, self.detector_ = adapter, det
         self.reference_ = adapter.reference_stats(f.X)
-        if adapter.calibrate_on_items:  # the detector scored parts of items (frames, windows)
-            item = adapter.item_scores(det.decision_scores_, f)
-            self.calibration_scores_ = np.sort(item[np.isfinite(item)])
-        else:
-            # held-out normal scores when the detector kept some (deep detectors do): a threshold
-            # on training scores alone is too low for a model that fits its training data closely
-            self.calibration_scores_ = np.asarray(det.calibration_scores_, dtype=np.float64)
-        self.threshold_ = contamination_threshold(self.calibration_scores_, det.contamination)
+        self.calibration_scores_ = np.asarray(fc.calibration_scores, dtype=np.float64)
+        self.calibration_method_ = fc.method
+        self.probability_map_ = None
+        self._set_threshold(self.rule(), fc.train_item_scores)
         self.n_train_items_ = int(f.valid.sum())
         return self
 
@@ -176,26 +176,25 @@ class Pipeline:
         ScoreResult
         """
         self._check_fitted()
-        from anomalib_ae.scoring.calibration import conformal_p_values
-
         f = self.adapter_.transform(data)
         n = f.n_items
-        raw = self.detector_.score(self.adapter_.detector_input(f.X)) if len(f.X) else np.zeros(0)
+        raw, raw_errors = (score_finite_rows(self.detector_, self.adapter_.detector_input(f.X)) if len(f.X)
+                           else (np.zeros(0), {}))  # rows the model overflows on: NaN + a reason
         score = self.adapter_.item_scores(raw, f)
         ok = np.isfinite(score)
-        proba = np.full(n, np.nan)
-        if ok.any():
-            proba[ok] = 1.0 - conformal_p_values(self.calibration_scores_, score[ok])
-        flag = pd.array([pd.NA] * n, dtype="boolean")
-        flag[ok] = score[ok] > self.threshold_
+        cols = self._alarm_columns(f.items, score)
         errors = list(f.errors)
+        if raw_errors and self.kind in ("tabular", "image"):  # rows of X are the valid items, in order
+            pos = np.flatnonzero(f.valid)
+            for r, msg in raw_errors.items():
+                errors[int(pos[r])] = msg
         for i in np.flatnonzero(~ok):
             if errors[i] is None:
                 errors[i] = "not scored"
         table = f.items.copy()
         table["score"] = score
-        table["probability"] = proba
-        table["is_anomaly"] = flag
+        for k, v in cols.items():
+            table[k] = v
         table["error"] = pd.array(errors, dtype="string")
         return ScoreResult(table=table, scores=score, details=f, raw_scores=raw)
 
@@ -205,29 +204,39 @@ class Pipeline:
 
     def predict(self, data) -> np.ndarray:
         """1 = anomalous, 0 = normal, -1 = could not be scored (one per item)."""
-        s = self.score(data)
-        return np.where(np.isfinite(s), (s > self.threshold_).astype(np.int64), -1)
+        flag = self.score_items(data).table["is_anomaly"]
+        return np.where(flag.isna(), -1, flag.fillna(False).astype(np.int64))
 
     # ------------------------------------------------------------------ explain
-    def explain(self, data, top_k: int = 5) -> Explanation:
+    def explain(self, data, top_k: int = 5, method: str = "auto") -> Explanation:
         """Attributions of the ``top_k`` highest-scoring items.
 
         Parameters
         ----------
         data : as for :meth:`score_items`, or a :class:`ScoreResult` of it
         top_k : int, default=5
+        method : str, default "auto"
+            An attribution method of :mod:`anomalib_ae.explain.methods` (``"residual"``,
+            ``"combined"``, ``"ig"``, ``"gxi"``, ``"occlusion"``, ``"ensemble"``, ``"zscore"``);
+            ``"auto"`` takes the detector's default (audio clips: the residual when there is one).
 
         Returns
         -------
         Explanation
-            See :class:`~anomalib_ae.explain.types.Explanation` (``method`` is
-            "reconstruction" or "zscore", see :mod:`anomalib_ae.explain`).
+            See :class:`~anomalib_ae.explain.types.Explanation` (``method`` names the method used).
         """
         self._check_fitted()
         res = data if isinstance(data, ScoreResult) else self.score_items(data)
         s = np.where(np.isfinite(res.scores), res.scores, -np.inf)
         top = [int(i) for i in np.argsort(-s, kind="stable")[: int(top_k)] if np.isfinite(res.scores[i])]
-        return self.adapter_.explain(self.detector_, res, top, self.reference_)
+        import functools
+
+        from anomalib_ae.explain.methods import attribute, available_methods
+
+        if method == "auto" and self.kind == "audio" and "residual" in available_methods(self.detector_):
+            method = "residual"  # spectrogram error maps; occluding 640 stacked mel values per frame adds little
+        fn = functools.partial(_attribute_or_zscore, method=method, reference=self.reference_, attribute=attribute)
+        return self.adapter_.explain(self.detector_, res, top, self.reference_, attribute=fn)
 
     # ------------------------------------------------------------------ persistence
     def adapter_dict(self) -> dict:
@@ -260,8 +269,14 @@ class Pipeline:
                 "clip_aggregate": self.clip_aggregate,
                 "timestamp_how": self.timestamp_how,
                 "contamination": self.contamination,
+                "threshold": self.threshold,
+                "calibration": self.calibration,
+                "calibration_fraction": self.calibration_fraction,
+                "rolling_window": self.rolling_window,
             }),
             "threshold": float(self.threshold_),
+            "calibration_method": getattr(self, "calibration_method_", "unknown"),
+            "probability_map": getattr(self, "probability_map_", None),
             "n_train_items": int(self.n_train_items_),
             "fit_errors": list(self.fit_errors_),
         }
@@ -270,6 +285,23 @@ class Pipeline:
     def __repr__(self) -> str:
         det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__
         return f"Pipeline(detector={det!r}, kind={self.kind!r}, adapter_params={self.adapter_params!r})"
+
+
+def _attribute_or_zscore(detector, X, *, method, reference, attribute):
+    """``attribute(detector, X, method)``; a detector from before training statistics were stored
+    falls back to z-scores against the pipeline's reference."""
+    if method == "auto" and getattr(detector, "train_median_", None) is None:  # a file from before they were stored
+        from anomalib_ae.explain.residuals import reconstruction_residuals
+
+        r = reconstruction_residuals(detector, X)
+        if r is not None:
+            return r, "residual"
+        if reference is None:
+            raise ValueError(f"{type(detector).__name__} was fitted without training statistics; refit it to explain")
+        mean, scale = (np.asarray(a, dtype=np.float64) for a in reference)
+        z = (np.asarray(X, dtype=np.float64) - mean) / np.where(scale > 0, scale, 1.0)
+        return z * z, "zscore"
+    return attribute(detector, X, method)
 
 
 def load_pipeline(path: str | os.PathLike) -> Pipeline:
@@ -306,6 +338,8 @@ def pipeline_from_file_state(arrays: dict[str, np.ndarray], header: dict, path: 
         pipe.reference_ = (own["__pipeline__.reference_mean"], own["__pipeline__.reference_scale"])
         pipe.n_train_items_ = int(p.get("n_train_items", 0))
         pipe.fit_errors_ = list(p.get("fit_errors", []))
+        pipe.calibration_method_ = p.get("calibration_method", "unknown")
+        pipe.probability_map_ = p.get("probability_map")
     except (KeyError, TypeError) as exc:
         raise ModelFileError(f"{path} has an unreadable pipeline section: {exc}") from None
     return pipe
@@ -331,6 +365,8 @@ def from_detector(detector, columns: list[str] | None = None) -> Pipeline:
     pipe.detector_ = detector
     pipe.threshold_ = float(detector.threshold_)
     pipe.calibration_scores_ = np.asarray(detector.calibration_scores_, dtype=np.float64)
+    pipe.calibration_method_ = getattr(detector, "calibration_method_", "detector")
+    pipe.probability_map_ = getattr(detector, "probability_map_", None)
     pipe.reference_ = None
     pipe.n_train_items_ = 0
     pipe.fit_errors_ = []
@@ -339,7 +375,7 @@ def from_detector(detector, columns: list[str] | None = None) -> Pipeline:
 
 def pipeline_from_config(config: dict, *, detector: str | None = None, detector_params: dict | None = None,
                          adapter_params: dict | None = None, kind: str | None = None,
-                         contamination: float | None = None) -> Pipeline:
+                         contamination: float | None = None, threshold: Any = None) -> Pipeline:
     """Build an unfitted :class:`Pipeline` from a config dict (a parsed ``configs/*.yaml``).
 
     See :func:`anomalib_ae.config.pipeline_params` for the keys and the overrides.
@@ -347,4 +383,5 @@ def pipeline_from_config(config: dict, *, detector: str | None = None, detector_
     from anomalib_ae.config import pipeline_params
 
     return Pipeline(**pipeline_params(config, detector=detector, detector_params=detector_params,
-                                      adapter_params=adapter_params, kind=kind, contamination=contamination))
+                                      adapter_params=adapter_params, kind=kind, contamination=contamination,
+                                      threshold=threshold))

@@ -20,8 +20,10 @@ class ScoreResult:
     ----------
     table : DataFrame
         One row per input item (image, clip, timestamp or table row), with ``score``,
-        ``probability`` (1 - conformal p-value), ``is_anomaly`` and ``error`` (why an item
-        could not be scored; its score is then NaN).
+        ``p_value`` (conformal p-value: share of held-out normal items scoring at least as
+        high), ``probability`` (P(anomaly) from the p-value, :mod:`anomalib_ae.scoring.probability`),
+        ``is_anomaly`` and ``error`` (why an item could not be scored; its score is then NaN);
+        with rolling re-calibration also ``threshold`` and ``drift_warning``.
     scores : ndarray of float64 of shape (len(table),)
         The ``score`` column.
     details : Features

@@ -136,9 +136,16 @@ BENCH_PARAMS = {
 }
 
 
+#: ``--neighbors approximate`` / ``exact``: forced on every detector that searches neighbours
+#: (``pyod.knn``, ``pyod.lof``, ``sage``), threshold 0; passed to the spawned workers by environment.
+NEIGHBORS_ENV = "ANOMALIB_AE_BENCH_NEIGHBORS"
+
+
 def settings_for(name: str, valid: dict) -> dict:
     """Benchmark parameters of detector ``name`` whose names are in ``valid`` (its get_params())."""
     params = {k: v for k, v in SETTINGS.items() if k in valid}
+    if os.environ.get(NEIGHBORS_ENV) and "neighbors" in valid:
+        params.update(neighbors=os.environ[NEIGHBORS_ENV], approx_threshold=0)
     params.update(BENCH_PARAMS.get(name, {}))
     return params
 
@@ -344,8 +351,13 @@ def main(argv=None) -> None:
     ap.add_argument("--merge", type=Path, default=None,
                     help="JSON of an earlier run: its rows are kept except those this run redoes "
                          "(same data set, seed and detector); the tables cover both")
+    ap.add_argument("--neighbors", choices=("auto", "exact", "approximate"), default="auto",
+                    help="neighbour search of pyod.knn / pyod.lof / sage: 'approximate' forces faiss HNSW on every "
+                         "set (threshold 0), 'exact' forces scikit-learn; 'auto' (default) keeps their defaults")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "tabular")
     args = ap.parse_args(argv)
+    if args.neighbors != "auto":
+        os.environ[NEIGHBORS_ENV] = args.neighbors
     if args.max_test_normals == 0:
         args.max_test_normals = None
 
@@ -364,7 +376,7 @@ def main(argv=None) -> None:
     meta = {
         "command": " ".join(["python", "benchmarks/tabular.py", *(argv if argv is not None else sys.argv[1:])]),
         "seeds": args.seeds, "max_train": args.max_train, "max_test_normals": args.max_test_normals,
-        "threads": args.threads, "jobs": args.jobs, "bench_params": BENCH_PARAMS,
+        "threads": args.threads, "jobs": args.jobs, "bench_params": BENCH_PARAMS, "neighbors": args.neighbors,
         "cpu_count": os.cpu_count(), "platform": platform.platform(),
         "detectors": names, "datasets": datasets, "anomalib_ae": anomalib_ae.__version__,
     }

@@ -24,6 +24,22 @@ def blobs_with_outliers():
     return X_train, X_test, y_test
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Reliability counts per entry point when tests/test_hostile_inputs.py ran (benchmarks/reliability.py)."""
+    import sys
+
+    rel = sys.modules.get("reliability")
+    if rel is None or not getattr(rel, "RECORDED", None):
+        return
+    summary = rel.summarise(rel.RECORDED)
+    terminalreporter.section("reliability (hostile inputs)")
+    for name, e in sorted(summary["entries"].items()):
+        terminalreporter.write_line(
+            f"{name:<16} tried {e['tried']:>3}  ok {e['ok']:>3}  crashes {e['crash']}  silent wrong {e['silent_wrong']}"
+            f"  rows lost {e['rows_lost']}  unexpected {e['unexpected']}"
+        )
+
+
 def pytest_collection_modifyitems(config, items):
     """Long benchmark runs stay out unless asked for by name (``-m benchmark``), also when another
     ``-m`` expression (``-m "not slow"``, the quick inner loop) replaces the default one."""

@@ -48,7 +48,7 @@ def test_fit_and_score_every_row(tables):
         assert res.exit_code == 0, res.output
         df = {"csv": pd.read_csv, "parquet": pd.read_parquet, "jsonl": lambda p: pd.read_json(p, lines=True)}[suffix](out)
         assert len(df) == 8
-        assert list(df.columns) == ["row_id", "score", "probability", "is_anomaly", "error"]
+        assert list(df.columns) == ["row_id", "score", "p_value", "probability", "is_anomaly", "error"]
         assert list(df["row_id"]) == [f"n{i}" for i in range(8)]
         assert "cpu1" in df.loc[2, "error"] and "missing" in df.loc[2, "error"]
         assert "oops" in df.loc[5, "error"]

@@ -67,7 +67,7 @@ def test_pipeline_explanations_and_plots(tmp_path):
     images = datasets.pneumonia_png_dir()
     pipe = Pipeline("ae", kind="image", adapter_params={"size": 32}, detector_params=FAST).fit(images)
     ex = pipe.explain(images, top_k=3)
-    assert isinstance(ex, Explanation) and ex.kind == "image" and ex.method == "reconstruction"
+    assert isinstance(ex, Explanation) and ex.kind == "image" and ex.method == "residual"  # images: residual by default
     assert ex.attributions.shape == (3, 32, 32) and len(ex.top) == 3 and ex.images.shape == (3, 32, 32)
     assert ex.contributions.shape == (3, 32 * 32) and ex.feature_names == ["pixel"]
     np.testing.assert_array_equal(ex.scores, np.sort(pipe.score(images))[::-1][:3])

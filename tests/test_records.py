@@ -42,7 +42,9 @@ def test_records_valid_and_complete(fitted):
         assert ScoreRecord.from_dict(d).to_dict() == d
     assert recs[2].error and recs[2].score is None and recs[2].probability is None and recs[2].is_anomaly is None
     assert recs[3].is_anomaly is True and recs[3].top_features[0]["name"] == "b"
-    assert math.isclose(recs[3].p_value + recs[3].probability, 1.0)
+    # issue 13: p_value and probability are the table's columns (probability is no longer 1 - p_value)
+    assert math.isclose(recs[3].p_value, res.table["p_value"].iloc[3])
+    assert math.isclose(recs[3].probability, res.table["probability"].iloc[3])
     assert all(r.top_features == [] for k, r in enumerate(recs) if k != 3)
 
 

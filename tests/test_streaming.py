@@ -77,7 +77,10 @@ def _telemetry(n, seed):
         v[n - 3:, 0] = np.nan
         parts.append(pd.DataFrame({"t": t, "node": name, "m0": v[:, 0], "m1": v[:, 1], "m2": v[:, 2]}))
     parts[2] = parts[2].iloc[:7]  # an entity with one short segment
-    return pd.concat(parts).sort_values("t", kind="stable").reset_index(drop=True)
+    df = pd.concat(parts).sort_values("t", kind="stable").reset_index(drop=True)
+    df["m2"] = df["m2"].astype(object)
+    df.loc[[20, 41], "m2"] = ["oops", np.inf]  # bad cells: errors, never forward-filled
+    return df
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +211,9 @@ def test_cli_telemetry_streams(telemetry_pipes, tmp_path):
     pipe = telemetry_pipes[3]
     pipe.timestamp_how = pipe.adapter_.timestamp_how = "mean"
     pipe.save(tmp_path / "tel.pt")
-    _telemetry(120, 4).to_parquet(tmp_path / "tel.parquet", index=False)
+    d = _telemetry(120, 4)
+    d["m2"] = pd.to_numeric(d["m2"], errors="coerce").replace(np.inf, np.nan)  # Parquet: one type per column
+    d.to_parquet(tmp_path / "tel.parquet", index=False)
     outs = {}
     for n in (0, 11):
         outs[n] = tmp_path / f"o{n}.jsonl"

@@ -75,13 +75,13 @@ class AudioAdapter(Adapter):
         per_clip = aggregate_clip_scores(raw, features.clip_index, features.n_clips, self.clip_aggregate)
         return super().item_scores(per_clip, features)
 
-    def explain(self, detector, result, top, reference) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
         f, r = result.details, self.reader_
         n_mels, n_context = int(r.n_mels), int(r.n_context)
         pos = f.x_rows
         maps, mels, contribs, method = [], [], [], ""
         for i in top:
-            c, method = feature_contributions(detector, f.X[f.clip_index == pos[i]], reference)
+            c, method = feature_contributions(detector, f.X[f.clip_index == pos[i]], reference, attribute)
             m = spectrogram_error_map(c, n_mels, n_context)
             maps.append(m)
             contribs.append(m.mean(axis=1))

@@ -142,8 +142,13 @@ class Adapter(BaseEstimator):
         return mean.reshape(X.shape[1:]), std.reshape(X.shape[1:])
 
     # ------------------------------------------------------------------ explain
-    def explain(self, detector, result, top: list[int], reference) -> Explanation:
-        """Attributions of the items at positions ``top`` of ``result`` (a ``ScoreResult``)."""
+    def explain(self, detector, result, top: list[int], reference, attribute=None) -> Explanation:
+        """Attributions of the items at positions ``top`` of ``result`` (a ``ScoreResult``).
+
+        ``attribute(detector, X) -> (values, method)`` computes the per-value attributions
+        (:meth:`Pipeline.explain` passes :func:`anomalib_ae.explain.methods.attribute` with its
+        ``method``); None keeps the built-in reconstruction / z-score rule.
+        """
         raise NotImplementedError
 
     def figure_options(self) -> dict[str, Any]:

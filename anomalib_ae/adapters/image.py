@@ -80,11 +80,11 @@ class ImageAdapter(Adapter):
         return Features(X=batch.X, items=pd.DataFrame({"path": batch.items}),
                         valid=np.array([e is None for e in errors], dtype=bool), errors=errors, paths=batch.items)
 
-    def explain(self, detector, result, top, reference) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
         f = result.details
         X = f.X[f.x_rows[top]] if top else f.X[:0]
         if top:
-            c, method = feature_contributions(detector, X, reference)
+            c, method = feature_contributions(detector, X, reference, attribute)
             maps = c.mean(axis=1) if c.ndim == 4 else c
         else:
             maps, method = np.zeros((0,) + X.shape[-2:]), ""

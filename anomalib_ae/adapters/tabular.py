@@ -80,11 +80,11 @@ class TabularAdapter(Adapter):
         """A DataFrame with the feature columns (an array for a detector fitted without names)."""
         return pd.DataFrame(X, columns=self.columns_) if self.named_input_ else X
 
-    def explain(self, detector, result, top, reference) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
         f = result.details
         if top:
             X = self.detector_input(f.X[f.x_rows[top]]).to_numpy(np.float32)
-            c, method = feature_contributions(detector, X, reference)
+            c, method = feature_contributions(detector, X, reference, attribute)
         else:
             c, method = np.zeros((0, len(self.columns_))), ""
         return Explanation(method=method, feature_names=list(self.columns_), top=list(top),

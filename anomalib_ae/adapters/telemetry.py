@@ -79,8 +79,9 @@ class TelemetryAdapter(Adapter):
         reader = TelemetryWindower(**params)
         if exclude and reader.metric_cols is None:
             skip = set(exclude) | {reader.timestamp_col, reader.entity_col}
-            reader.metric_cols = [str(c) for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
-                                  and not pd.api.types.is_bool_dtype(df[c])]
+            from anomalib_ae.data.telemetry import mostly_numeric
+
+            reader.metric_cols = [str(c) for c in df.columns if c not in skip and mostly_numeric(df[c])]
         self.reader_ = reader.fit(df)
         return self.transform(df)
 
@@ -105,9 +106,9 @@ class TelemetryAdapter(Adapter):
         """Training mean / std of every metric (over windows and time steps)."""
         return fit_standardizer(np.asarray(X), "window", dtype=np.float64)
 
-    def explain(self, detector, result, top, reference) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
         batch = result.details.windows
-        c, method = feature_contributions(detector, batch.X, reference)
+        c, method = feature_contributions(detector, batch.X, reference, attribute)
         rowc = telemetry_contributions(c, batch, how=self.timestamp_how)
         names = list(batch.metric_cols)
         return Explanation(method=method, feature_names=names, top=list(top), item_ids=self._item_ids(result, top),

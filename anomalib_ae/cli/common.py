@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import click
 
-__all__ = ["UserError", "parse_params", "read_config", "user_errors", "write_scores"]
+__all__ = ["UserError", "parse_params", "parse_rule", "read_config", "rule_text", "user_errors", "write_scores"]
 
 
 class UserError(click.ClickException):
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class InternalError(UserError):
+    """An unexpected exception (a bug), still reported as one line; exit code 3."""
+
+    exit_code = 3
 
 
 def user_errors(fn):
@@ -28,8 +35,22 @@ def user_errors(fn):
             raise
         except (ValueError, FileNotFoundError, ModelFileError, TypeError, KeyError) as exc:
             raise UserError(str(exc)) from None
+        except OSError as exc:  # output path a folder, full disk, permission denied, ...
+            raise UserError(_os_error_line(exc)) from None
+        except Exception as exc:  # a bug: still one line (exit code 3); ANOMALIB_AE_DEBUG=1 shows the traceback
+            if os.environ.get("ANOMALIB_AE_DEBUG"):
+                raise
+            raise InternalError(f"unexpected {type(exc).__name__}: {exc} (this is a bug, please report it; "
+                                "set ANOMALIB_AE_DEBUG=1 for the traceback)") from None
 
     return wrapper
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: what failed and on which path."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{what}{where}"
 
 
 def parse_params(items: tuple[str, ...]) -> dict:
@@ -46,6 +67,26 @@ def parse_params(items: tuple[str, ...]) -> dict:
         except yaml.YAMLError as exc:
             raise UserError(f"--param {key}: cannot parse value {value!r}: {exc}") from None
     return params
+
+
+def parse_rule(text):
+    """``--threshold`` text -> a threshold rule (a number is a fixed score); checked before any training."""
+    if text is None:
+        return None
+    from anomalib_ae.scoring.threshold import parse_threshold
+
+    try:
+        rule = float(text)
+    except ValueError:
+        rule = text
+    parse_threshold(rule)
+    return rule
+
+
+def rule_text(rule, contamination) -> str:
+    from anomalib_ae.scoring.threshold import rule_text as text
+
+    return text(rule, contamination)
 
 
 def read_config(path: Path) -> dict:

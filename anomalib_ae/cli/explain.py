@@ -15,8 +15,9 @@ from anomalib_ae.cli.common import UserError, user_errors
 @click.option("--output-dir", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the contribution table and the plots.")
 @click.option("--top-k", "-k", default=5, show_default=True, type=int, help="Explain the k highest-scoring items.")
 @click.option("--n-features", default=5, show_default=True, type=int, help="Features / metrics / mel bands listed per item.")
+@click.option("--method", default="auto", show_default=True, help="Attribution method: auto, residual, residual_norm, combined, ig, gxi, occlusion, ensemble, zscore (docs/explanations.md).")
 @user_errors
-def explain_cmd(model_path, input_path, output_dir, top_k, n_features) -> None:
+def explain_cmd(model_path, input_path, output_dir, top_k, n_features, method) -> None:
     """Explain the top-k anomalies: contributions.csv plus heatmap / spectrogram / timeline PNGs."""
     import pandas as pd
 
@@ -29,7 +30,7 @@ def explain_cmd(model_path, input_path, output_dir, top_k, n_features) -> None:
     if not input_path.exists():
         raise UserError(f"input not found: {input_path}")
     pipe, _ = load_as_pipeline(model_path, input_path)
-    ex = pipe.explain(input_path, top_k=top_k)
+    ex = pipe.explain(input_path, top_k=top_k, method=method)
     output_dir.mkdir(parents=True, exist_ok=True)
     res = ex.result
     written = save_explanation_figures(ex, output_dir, threshold=pipe.threshold_, **pipe.adapter_.figure_options())

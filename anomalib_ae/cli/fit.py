@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from anomalib_ae.cli.common import UserError, parse_params, read_config, user_errors
+from anomalib_ae.cli.common import UserError, parse_params, parse_rule, read_config, rule_text, user_errors
 from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_options
 
 
@@ -19,33 +19,38 @@ from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_option
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Where to write the model file.")
 @click.option("--param", "-p", "params", multiple=True, help="Detector parameter key=value (repeatable), e.g. -p epochs=20.")
 @click.option("--adapter-param", "-a", "adapter_params", multiple=True, help="Adapter parameter key=value (repeatable), e.g. -a window=64.")
-@click.option("--contamination", type=float, default=None, help="Share of training items above the threshold.")
+@click.option("--contamination", type=float, default=None, help="Share of held-out normal items above the threshold (the contamination rule).")
+@click.option("--threshold", "-t", default=None, help="Threshold rule: fpr:0.01, contamination:0.05, a score, or pythresh:<method> (overrides the config's threshold.rule).")
 @click.option("--exclude", "-x", multiple=True, help="Column not to use as a feature (repeatable), e.g. an id or label.")
 @click.option("--drop-invalid", is_flag=True, help="Skip rows with missing/non-numeric values (reported) instead of failing.")
 @source_options
 @user_errors
-def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude, drop_invalid,
-            queries, start, end, step, entity_label) -> None:
+def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, threshold,
+            exclude, drop_invalid, queries, start, end, step, entity_label) -> None:
     """Fit a detector (or an adapter + detector pipeline) on normal data and save it."""
     source = (queries, start, end, step, entity_label)
+    threshold = parse_rule(threshold)
     if config_path is not None or kind is not None or adapter_params or isinstance(input_path, str):
         _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,
-                      source)
+                      source, threshold)
         return
-    _fit_table_detector(detector, input_path, model_path, params, contamination, exclude, drop_invalid)
+    _fit_table_detector(detector, input_path, model_path, params, contamination, exclude, drop_invalid, threshold)
 
 
-def _fit_table_detector(detector, input_path, model_path, params, contamination, exclude, drop_invalid) -> None:
+def _fit_table_detector(detector, input_path, model_path, params, contamination, exclude, drop_invalid,
+                        threshold=None) -> None:
     """A bare detector on a plain table's numeric columns (the tabular adapter reads the table)."""
     from anomalib_ae.adapters import TabularAdapter
     from anomalib_ae.data.tabular import read_table
-    from anomalib_ae.registry import create
+    from anomalib_ae.registry import create, get_detector_class
 
     if detector is None:
         raise UserError("--detector is required (see `anomalib-ae list`), or pass --config")
     det_params = parse_params(params)
     if contamination is not None:
         det_params["contamination"] = contamination
+    if threshold is not None and "threshold" in get_detector_class(detector)().get_params(deep=False):
+        det_params["threshold"] = threshold
     det = create(detector, **det_params)
     df = read_table(input_path)
     if len(df) == 0:
@@ -65,13 +70,16 @@ def _fit_table_detector(detector, input_path, model_path, params, contamination,
             raise UserError(msg + "; fix them or pass --drop-invalid")
         click.echo(f"warning: skipped {msg}", err=True)
     det.fit(adapter.detector_input(f.X))
+    if threshold is not None and getattr(det, "threshold", None) != threshold:
+        det.set_threshold(threshold)
     det.save(model_path)
-    click.echo(f"fitted {detector} on {f.X.shape[0]} rows x {len(adapter.columns_)} features; threshold {det.threshold_:.6g}")
+    click.echo(f"fitted {detector} on {f.X.shape[0]} rows x {len(adapter.columns_)} features; threshold {det.threshold_:.6g}"
+               f" ({rule_text(det.rule(), det.contamination)})")
     click.echo(f"model written to {model_path}")
 
 
 def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,
-                  source=((), None, None, None, None)) -> None:
+                  source=((), None, None, None, None), threshold=None) -> None:
     from anomalib_ae.detectors.state import registered_name
     from anomalib_ae.pipeline import pipeline_from_config
 
@@ -83,7 +91,7 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
     if exclude:
         a_over["exclude"] = list(exclude)
     pipe = pipeline_from_config(cfg, detector=detector, detector_params=parse_params(params), adapter_params=a_over,
-                                kind=kind, contamination=contamination)
+                                kind=kind, contamination=contamination, threshold=threshold)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         pipe.fit(data)
@@ -93,6 +101,7 @@ def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, a
     pipe.save(model_path)
     click.echo(
         f"fitted {pipe.kind} pipeline ({registered_name(pipe.detector_)}) on {pipe.n_train_items_} item(s) from "
-        f"{input_path}; threshold {pipe.threshold_:.6g}"
+        f"{input_path}; threshold {pipe.threshold_:.6g} ({rule_text(pipe.rule(), pipe.contamination_())}, calibrated "
+        f"on {len(pipe.calibration_scores_)} {pipe.calibration_method_} item(s))"
     )
     click.echo(f"model written to {model_path}")

@@ -1,4 +1,4 @@
-"""The ``anomalib-ae`` command group: list, fit, score, explain, demo.
+"""The ``anomalib-ae`` command group: list, fit, score, explain, demo, calibrate.
 
 ``fit`` has two paths: ``--detector`` on a plain table (a bare detector), or
 ``--config configs/<domain>.yaml`` / ``--kind`` for an adapter + detector pipeline (image
@@ -19,10 +19,12 @@ import warnings
 
 import click
 
+from anomalib_ae.cli.calibrate import calibrate_cmd
 from anomalib_ae.cli.demo import demo_cmd
 from anomalib_ae.cli.explain import explain_cmd
 from anomalib_ae.cli.fit import fit_cmd
 from anomalib_ae.cli.pull import pull_cmd
+from anomalib_ae.cli.report import report_cmd
 from anomalib_ae.cli.score import score_cmd
 from anomalib_ae.cli.serve import serve_cmd
 from anomalib_ae.cli.watch import watch_cmd
@@ -30,8 +32,13 @@ from anomalib_ae.cli.watch import watch_cmd
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="anomalib_ae")
-def cli() -> None:
+@click.option("--threads", type=int, default=None, envvar="ANOMALIB_AE_THREADS", show_envvar=True,
+              help="CPU threads for torch and BLAS (default 1; see docs/alarms.md).")
+def cli(threads: int | None) -> None:
     """anomalib-ae: fit anomaly detectors on normal data and score new batches."""
+    from anomalib_ae.cli.threads import set_threads
+
+    set_threads(threads)
 
 
 @click.command("list")
@@ -52,9 +59,11 @@ cli.add_command(fit_cmd)
 cli.add_command(score_cmd)
 cli.add_command(explain_cmd)
 cli.add_command(demo_cmd)
+cli.add_command(report_cmd)
 cli.add_command(pull_cmd)
 cli.add_command(serve_cmd)
 cli.add_command(watch_cmd)
+cli.add_command(calibrate_cmd)
 
 
 def main() -> None:

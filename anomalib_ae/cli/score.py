@@ -69,13 +69,13 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
 @click.option("--chunk-rows", default=DEFAULT_CHUNK_ROWS, show_default=True, type=click.IntRange(min=0),
               help="Table inputs are scored this many rows at a time with bounded memory and the output written as it "
                    "goes (telemetry scores equal one-piece scoring); 0 reads the whole table into memory.")
+@click.option("--rolling-window", type=int, default=None, help="Telemetry: rolling re-calibration over this many recent timestamps presumed normal, with threshold and drift_warning columns.")
 @source_options
 @user_errors
-def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, queries, start, end, step,
-              entity_label, chunk_rows) -> None:
-    """Score every item: one output row per table row, image, clip or timestamp (score, probability, is_anomaly, error)."""
-    import numpy as np
-
+def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, rolling_window, queries, start, end,
+              step, entity_label, chunk_rows) -> None:
+    """Score every item: one output row per table row, image, clip or timestamp
+    (score, p_value, probability, is_anomaly, error; definitions in docs/alarms.md)."""
     output_path = None if str(output_path) == "-" else output_path  # "-" and no --output: stdout
 
     if isinstance(input_path, str):  # prometheus://: a telemetry model reads the table from the store
@@ -91,7 +91,9 @@ def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, 
         pipe, bare = load_as_pipeline(model_path, input_path, id_column, head_rows=head)
     cfg = read_config(config_path) if config_path is not None else {}
     data, _ = resolve_cli_input(input_path, cfg, queries, start, end, step, entity_label, model=pipe)
-    if streams(pipe, input_path, chunk_rows):
+    if rolling_window is not None:
+        pipe.rolling_window = rolling_window
+    if streams(pipe, input_path, chunk_rows) and not getattr(pipe, "rolling_window", None):  # rolling: whole series
         return _score_streaming(pipe, bare, input_path, output_path, id_column, chunk_rows, fmt, model_path)
     if bare:
         from anomalib_ae.data.tabular import read_table
@@ -99,6 +101,8 @@ def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, 
         data = read_table(input_path)
         if id_column is not None and id_column not in data.columns:
             raise UserError(f"--id-column {id_column!r} is not a column of {input_path}")
+    if rolling_window is not None:
+        pipe.rolling_window = rolling_window
     res = pipe.score_items(data)
     table = res.table
     if bare:  # a detector's scores name rows by row_id (an id column or the row number)
@@ -112,12 +116,15 @@ def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, 
     write_scores(replace(res, table=table), output_path, fmt, model=pipe, model_path=model_path,
                  source=str(input_path), inputs=(input_path, model_path))
     n, n_err = len(table), int(table["error"].notna().sum())
-    _summary(pipe, bare, n, n_err, int(np.nansum(res.scores > pipe.threshold_)), output_path)
+    flagged = int(table["is_anomaly"].fillna(False).astype(bool).sum())
+    _summary(pipe, bare, n, n_err, flagged, output_path, table)
 
 
-def _summary(pipe, bare: bool, n: int, n_err: int, flagged: int, output_path) -> None:
+def _summary(pipe, bare: bool, n: int, n_err: int, flagged: int, output_path, table=None) -> None:
     summary = (f"scored {n - n_err} of {n} rows ({flagged} flagged); {n_err} row(s) with errors" if bare else
                f"scored {n - n_err} of {n} {ITEM_WORDS[pipe.kind]}(s) ({flagged} flagged); {n_err} with errors")
+    if table is not None and "drift_warning" in table and table["drift_warning"].any():
+        summary += f"; drift warning on {int(table['drift_warning'].sum())} item(s): run `anomalib-ae calibrate`"
     click.echo(summary + (f"; wrote {output_path}" if output_path else ""), err=output_path is None)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from anomalib_ae.value_range import beyond_float32, describe_beyond_float32
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -19,26 +22,94 @@ def read_table(path: str | Path) -> pd.DataFrame:
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise ValueError(f"{path}: unsupported table format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a table file")
     try:
-        if kind == "csv":
-            return pd.read_csv(path)
-        if kind == "tsv":
-            return pd.read_csv(path, sep="\t")
+        if kind in ("csv", "tsv"):
+            sep = "," if kind == "csv" else "\t"
+            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
+            check_unique_columns(header, str(path))
+            return _read_delimited(path, sep, len(header))
         if kind == "jsonl":
             return pd.read_json(path, lines=True)
+        import pyarrow.parquet as pq
+
+        check_unique_columns(list(pq.read_schema(path).names), str(path))  # before pyarrow picks a copy
         return pd.read_parquet(path)
+    except ValueError as exc:
+        if str(exc).startswith(f"{path}:"):
+            raise
+        raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
     except ImportError as exc:
         raise ValueError(f"{path}: reading Parquet needs pyarrow (pip install 'anomalib_ae[parquet]'): {exc}") from None
     except Exception as exc:
         raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
 
 
+def check_table_head(path: str | Path) -> None:
+    """The checks :func:`read_table` makes on a CSV / TSV / Parquet file, on its header and first
+    data line only (for readers that split a big file, e.g. ``dask.dataframe``): the file exists,
+    no duplicate column names, no extra field in the first data line, no other delimiter."""
+    path = Path(path)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if not path.is_file() or kind not in ("csv", "tsv", "parquet"):
+        return
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            check_unique_columns(list(pq.read_schema(path).names), str(path))
+            return
+        sep = "," if kind == "csv" else "\t"
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        check_unique_columns(header, str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                head = pd.read_csv(path, sep=sep, index_col=False, nrows=1)
+            except pd.errors.ParserWarning:
+                raise ValueError(f"{path}: line 2 has more fields than the header's {len(header)}; fix the file") from None
+        _check_delimiter(head, path, sep)
+    except (ValueError, OSError) as exc:  # OSError: pyarrow on a damaged Parquet footer
+        if str(exc).startswith(f"{path}:"):
+            raise
+        raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
+
+
+def _check_delimiter(df: pd.DataFrame, path: Path, sep: str) -> None:
+    if df.shape[1] == 1:
+        name = str(df.columns[0])
+        for other in (";", "\t", "|", ","):
+            if other != sep and other in name:
+                raise ValueError(
+                    f"{path}: the header {name!r} is one column that looks {other!r}-separated; "
+                    "save the file comma-separated (.csv) or tab-separated (.tsv)"
+                )
+
+
+def _read_delimited(path: Path, sep: str, n_header: int) -> pd.DataFrame:
+    """``pd.read_csv`` that never shifts columns: with more fields in the first data line than in
+    the header pandas would take the first column as the index and misalign every value."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            df = pd.read_csv(path, sep=sep, index_col=False)  # empty trailing fields ("1,2,3,") are dropped
+        except pd.errors.ParserWarning:
+            raise ValueError(f"{path}: line 2 has more fields than the header's {n_header}; fix the file") from None
+    _check_delimiter(df, path, sep)
+    return df
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> None:
     """Write by suffix: .csv, .tsv, .parquet/.pq or .jsonl."""
     path = Path(path)
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None and path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name for the output")
     if kind is None:
         raise ValueError(f"{path}: unsupported output format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name for the output")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
         df.to_csv(path, index=False)
@@ -50,9 +121,48 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
         df.to_parquet(path, index=False)
 
 
+def check_unique_columns(names: list, source: str = "the table") -> None:
+    """Refuse a table whose header names a column more than once (``ValueError`` naming it).
+
+    pandas would keep both copies under mangled names (``a``, ``a.1``) or keep one of them
+    silently; either way a model could be scored on the wrong copy.
+    """
+    seen: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        seen.setdefault(str(name), []).append(j)
+    dup = {n: js for n, js in seen.items() if len(js) > 1}
+    if dup:
+        name, js = next(iter(dup.items()))
+        more = f" (and {len(dup) - 1} more duplicated name(s))" if len(dup) > 1 else ""
+        raise ValueError(
+            f"{source}: column name {name!r} appears {len(js)} times in the header "
+            f"(positions {', '.join(map(str, js))}){more}; rename or drop the copies"
+        )
+
+
+def _mostly_numeric(col: pd.Series) -> bool:
+    """An object column whose non-missing cells are at least 90 % numbers: numeric with a few bad cells."""
+    if not pd.api.types.is_object_dtype(col) and not pd.api.types.is_string_dtype(col):
+        return False
+    present = col.dropna()
+    if len(present) == 0 or present.map(lambda v: isinstance(v, (list, dict))).any():
+        return False
+    as_num = pd.to_numeric(present, errors="coerce")
+    return bool(as_num.notna().mean() >= 0.9)
+
+
 def numeric_columns(df: pd.DataFrame, exclude: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Columns usable as features: numeric dtype and not excluded."""
-    return [c for c in df.columns if c not in exclude and pd.api.types.is_numeric_dtype(df[c])]
+    """Columns usable as features: not excluded, and numeric or mostly numeric.
+
+    A column whose cells are at least 90 % numbers is a numeric column with a few bad cells
+    (a stray ``"n/a"``, a repeated header line): it stays a feature and its bad cells become
+    row errors in :func:`extract_features`, rather than the whole column being dropped silently.
+    """
+    check_unique_columns(list(df.columns))
+    return [
+        c for c in df.columns
+        if c not in exclude and (pd.api.types.is_numeric_dtype(df[c]) or _mostly_numeric(df[c]))
+    ]
 
 
 @dataclass
@@ -76,21 +186,40 @@ def extract_features(df: pd.DataFrame, columns: list[str]) -> FeatureRows:
             f"input is missing {len(missing)} feature column(s) the model needs: {', '.join(map(str, missing[:10]))}"
             + (" ..." if len(missing) > 10 else "")
         )
+    check_unique_columns([c for c in df.columns if c in set(columns)])
     raw = df[columns]
-    values = raw.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values)
+    values = raw.apply(_to_number).to_numpy(dtype=np.float64, na_value=np.nan)
+    huge = beyond_float32(values)
+    bad = ~np.isfinite(values) | huge
     errors: list[str | None] = [None] * len(df)
     for i in np.flatnonzero(bad.any(axis=1)):
         j = int(np.flatnonzero(bad[i])[0])
         original = raw.iat[i, j]
-        if pd.isna(original):
+        if huge[i, j]:
+            what = describe_beyond_float32(float(values[i, j]))
+        elif _is_missing(original):
             what = "is missing"
-        elif isinstance(original, str):
-            what = f"has non-numeric value {original!r}"
-        else:
+        elif np.isinf(values[i, j]):
             what = f"has non-finite value {original!r}"
+        else:
+            what = f"has non-numeric value {original!r}"
         n_bad = int(bad[i].sum())
         more = f" (and {n_bad - 1} more column(s))" if n_bad > 1 else ""
         errors[i] = f"column {columns[j]!r} {what}{more}"
     valid = ~bad.any(axis=1)
     return FeatureRows(X=values[valid], valid=valid, errors=errors)
+
+
+def _is_missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists / arrays in a cell
+        return False
+
+
+def _to_number(col: pd.Series) -> pd.Series:
+    """``pd.to_numeric`` per column; cells it cannot take (lists, dicts from JSON lines) become NaN."""
+    try:
+        return pd.to_numeric(col, errors="coerce")
+    except (TypeError, ValueError):
+        return col.map(lambda v: pd.to_numeric(v, errors="coerce") if np.ndim(v) == 0 and not isinstance(v, dict) else np.nan)

@@ -28,13 +28,18 @@ Policy for messy data (applied in this order, per entity)
    segment, one extra window aligned to the segment's end is added, so every usable row
    is covered by at least one window.
 
-Errors in the table itself (missing columns, an unparseable timestamp, a non-numeric
-metric value) raise ``ValueError`` naming the column and the first bad row.
+6. **Bad cells.**  A metric cell that is not a number (``"n/a"``, ``"12,5"``) or is infinite
+   (``inf``, ``-inf``) is an error for its row: the row gets a :class:`RowError` naming the
+   column and the value, it is never forward-filled, it ends the segment (no window
+   contains it) and gets a NaN score, while every other row is scored.  At :meth:`fit` such
+   cells are left out of the scaling statistics; ``bad_cells_`` counts them.
+
+Errors in the table itself (missing columns, an unparseable timestamp) raise
+``ValueError`` naming the column and the first bad row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -43,6 +48,16 @@ import pandas as pd
 
 from anomalib_ae.data.errors import RowError
 from anomalib_ae.data.tabular import read_table
+from anomalib_ae.data.telemetry_parse import (  # noqa: F401  (mostly_numeric, _parse_time: used by adapters / splits)
+    _first_bad,
+    _json_float,
+    _metric_values,
+    _parse_gap,
+    _parse_time,
+    mostly_numeric,
+)
+from anomalib_ae.data.telemetry_segments import split_segments, window_starts
+from anomalib_ae.data.telemetry_windows import WindowBatch, windows_to_timestamps, windows_to_timestamps_per_metric
 
 __all__ = [
     "TelemetryWindower",
@@ -50,115 +65,6 @@ __all__ = [
     "windows_to_timestamps",
     "windows_to_timestamps_per_metric",
 ]
-
-
-@dataclass
-class WindowBatch:
-    """Sliding windows of a telemetry table.
-
-    Attributes
-    ----------
-    X : ndarray of float32 of shape (n_windows, window, n_metrics)
-        Scaled metric values.
-    window_index : ndarray of int64 of shape (n_windows, window)
-        For each window slot, the 0-based position of its row in the input table; ``-1``
-        for edge-padded slots of a short segment.
-    entities : ndarray of shape (n_windows,)
-        Entity of each window (``None`` values when there is no entity column).
-    timestamps : ndarray of shape (n_windows,)
-        Timestamp of the last real row of each window (when the window is complete).
-    row_timestamps : ndarray of shape (n_rows,)
-        Parsed timestamp of every input row, in input order.
-    row_entities : ndarray of shape (n_rows,)
-        Entity of every input row, in input order.
-    metric_cols : list of str
-        Metric names, the last axis of ``X``.
-    errors : list of RowError
-        Rows that no window contains (unfillable NaN), with the reason.
-    """
-
-    X: np.ndarray
-    window_index: np.ndarray
-    entities: np.ndarray
-    timestamps: np.ndarray
-    row_timestamps: np.ndarray
-    row_entities: np.ndarray
-    metric_cols: list[str]
-    errors: list[RowError] = field(default_factory=list)
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows of the input table."""
-        return len(self.row_timestamps)
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-
-def _first_bad(df: pd.DataFrame, col: str, bad: np.ndarray) -> str:
-    pos = int(np.flatnonzero(bad)[0])
-    return f"row {pos} (index label {df.index[pos]!r}): {df[col].iloc[pos]!r}"
-
-
-def _to_datetime(s: pd.Series, **kw: Any) -> pd.Series:
-    """``pd.to_datetime`` with NaT for bad values; mixed time zones are converted to UTC."""
-    try:
-        return pd.to_datetime(s, errors="coerce", **kw)
-    except (TypeError, ValueError):  # mixed time zones
-        return pd.to_datetime(s, errors="coerce", utc=True, **kw)
-
-
-def _parse_time(df: pd.DataFrame, col: str) -> tuple[np.ndarray, str]:
-    """-> (float64 times, kind).  Datetimes become seconds since the epoch."""
-    s = df[col]
-    if pd.api.types.is_bool_dtype(s):
-        raise ValueError(f"timestamp column {col!r} is boolean")
-    if pd.api.types.is_numeric_dtype(s):
-        t = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(t)
-        if bad.any():
-            where = _first_bad(df, col, bad)
-            raise ValueError(f"timestamp column {col!r} has a missing or non-finite value at {where}")
-        return t, "numeric"
-    if pd.api.types.is_datetime64_any_dtype(s):
-        parsed = s
-    else:
-        parsed = _to_datetime(s)
-        if (parsed.isna() & s.notna()).any():
-            # the format inferred from the first row does not fit every row: parse row by row
-            parsed = _to_datetime(s, format="mixed")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        raise ValueError(f"timestamp column {col!r} cannot be parsed at {_first_bad(df, col, bad)}")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    t = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64) / 1e9
-    return t, "datetime"
-
-
-def _parse_gap(max_gap: Any) -> float | None:
-    """``None`` | number (seconds or numeric units) | "5min" | Timedelta -> float or None."""
-    if max_gap is None:
-        return None
-    if isinstance(max_gap, (int, float, np.integer, np.floating)) and not isinstance(max_gap, bool):
-        return float(max_gap)
-    return float(pd.Timedelta(max_gap).total_seconds())
-
-
-def _metric_values(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
-    out = np.empty((len(df), len(cols)), dtype=np.float64)
-    for j, c in enumerate(cols):
-        s = df[c]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            continue
-        num = pd.to_numeric(s, errors="coerce")
-        bad = (num.isna() & s.notna()).to_numpy()
-        if bad.any():
-            raise ValueError(f"metric column {c!r} is not numeric at {_first_bad(df, c, bad)}")
-        out[:, j] = num.to_numpy(dtype=np.float64, na_value=np.nan)
-    out[np.isinf(out)] = np.nan
-    return out
 
 
 class TelemetryWindower:
@@ -179,7 +85,8 @@ class TelemetryWindower:
     entity_col : str or None, default=None
         Column naming the node / machine; windows never mix entities.
     metric_cols : list of str or None, default=None
-        Metric columns; ``None`` takes every other numeric column at :meth:`fit`.
+        Metric columns; ``None`` takes every other numeric column at :meth:`fit` (and text
+        columns whose non-empty cells are at least 95 % numbers: a metric with a few bad cells).
     max_gap : float, str, Timedelta or None, default=None
         Largest step inside one segment.  A number is in seconds for datetime timestamps
         (in timestamp units for numeric ones); strings such as ``"5min"`` are parsed by
@@ -283,15 +190,15 @@ class TelemetryWindower:
         self._require(df, need)
         if self.metric_cols is None:
             skip = set(need)
-            cols = [str(c) for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
-                    and not pd.api.types.is_bool_dtype(df[c])]
+            cols = [str(c) for c in df.columns if c not in skip and mostly_numeric(df[c])]
             if not cols:
                 raise ValueError("no numeric metric column found; pass metric_cols=[...]")
         else:
             cols = [str(c) for c in self.metric_cols]
         t, kind = _parse_time(df, self.timestamp_col)
         ent = self._entities(df)
-        vals = _metric_values(df, cols)
+        vals, bad = _metric_values(df, cols)
+        self.bad_cells_ = sum(m.count("metric ") for m in bad.values())
         with np.errstate(all="ignore"):
             mean = np.nanmean(vals, axis=0) if len(vals) else np.zeros(len(cols))
             std = np.nanstd(vals, axis=0) if len(vals) else np.ones(len(cols))
@@ -314,40 +221,14 @@ class TelemetryWindower:
         return self
 
     # ---------------------------------------------------------- transform
-    def _segments(self, pos: np.ndarray, t: np.ndarray, vals: np.ndarray, errors: list[RowError]) -> list[np.ndarray]:
-        """Split one entity's time-sorted rows into usable segments; fill ``vals`` in place."""
-        if len(pos) == 0:
-            return []
-        breaks = np.flatnonzero(np.diff(t[pos]) > self.max_gap_) + 1
-        segs: list[np.ndarray] = []
-        limit = int(self.ffill_limit)
-        for seg in np.split(pos, breaks):
-            block = pd.DataFrame(vals[seg])
-            if limit > 0 and block.isna().to_numpy().any():
-                block = block.ffill(limit=limit)
-                vals[seg] = block.to_numpy()
-            nan_rows = np.isnan(vals[seg]).any(axis=1)
-            for k in np.flatnonzero(nan_rows):
-                names = [self.metric_cols_[j] for j in np.flatnonzero(np.isnan(vals[seg[k]]))]
-                errors.append(RowError(int(seg[k]), f"metric(s) {names} missing and not forward-fillable "
-                                                    f"(ffill_limit={limit}, a gap or segment start before it)"))
-            if nan_rows.any():
-                cut = np.flatnonzero(nan_rows)
-                pieces = np.split(seg, cut)
-                # each piece after the first starts with the NaN row: drop it
-                segs.extend(p[1:] if i else p for i, p in enumerate(pieces))
-            else:
-                segs.append(seg)
-        return [s for s in segs if len(s)]
+    def _segments(self, pos: np.ndarray, t: np.ndarray, vals: np.ndarray, errors: list[RowError],
+                  bad: dict[int, str] | None = None) -> list[np.ndarray]:
+        """One entity's time-sorted rows -> usable segments (:func:`split_segments`)."""
+        return split_segments(pos, t, vals, errors, max_gap=self.max_gap_, ffill_limit=int(self.ffill_limit),
+                              metric_cols=self.metric_cols_, bad=bad)
 
     def _starts(self, n: int) -> np.ndarray:
-        w, s = int(self.window), int(self.stride)
-        if n <= w:
-            return np.zeros(1, dtype=np.int64)
-        starts = np.arange(0, n - w + 1, s, dtype=np.int64)
-        if starts[-1] != n - w:
-            starts = np.append(starts, n - w)
-        return starts
+        return window_starts(n, int(self.window), int(self.stride))
 
     def transform(self, df: pd.DataFrame | str | Path) -> WindowBatch:
         """Cut a table into scaled windows.
@@ -365,8 +246,9 @@ class TelemetryWindower:
         Raises
         ------
         ValueError
-            A column is missing, a timestamp cannot be parsed or a metric value is not
-            numeric (the message names the column and the first bad row).
+            A column is missing or a timestamp cannot be parsed (the message names the
+            column and the first bad row). Non-numeric or infinite metric cells are not
+            raised: their rows are in ``errors``.
         """
         self._check_fitted()
         df = self._as_frame(df)
@@ -376,12 +258,12 @@ class TelemetryWindower:
         if kind != self.time_kind_:
             raise ValueError(f"timestamp column {self.timestamp_col!r} is {kind} but was {self.time_kind_} at fit")
         ent = self._entities(df)
-        vals = _metric_values(df, self.metric_cols_)
+        vals, bad = _metric_values(df, self.metric_cols_)
         errors: list[RowError] = []
         w = int(self.window)
         idx_parts: list[np.ndarray] = []
         for grp in self._groups(ent, t):
-            for seg in self._segments(grp, t, vals, errors):
+            for seg in self._segments(grp, t, vals, errors, bad):
                 starts = self._starts(len(seg))
                 if len(seg) < w:
                     padded = np.full(w, -1, dtype=np.int64)
@@ -479,99 +361,3 @@ class TelemetryWindower:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._PARAMS)
         return f"TelemetryWindower({args})"
-
-
-def _json_float(x: float | None) -> float | str | None:
-    """inf is not JSON: store it as the string "inf" (``float("inf")`` reads it back)."""
-    if x is None:
-        return None
-    x = float(x)
-    return "inf" if np.isinf(x) else x
-
-
-def _spread(values: np.ndarray, batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:
-    """window values -> (row positions, values) per real slot; values may carry a metric axis."""
-    wi = batch.window_index
-    n_win, w = wi.shape
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape[0] != n_win:
-        raise ValueError(f"got {v.shape[0]} window values but the batch has {n_win} windows")
-    return wi, v
-
-
-def _reduce(rows: np.ndarray, vals: np.ndarray, n_rows: int, how: str) -> np.ndarray:
-    """Aggregate ``vals`` (k,) or (k, m) at ``rows`` (k,) into (n_rows,) / (n_rows, m); NaN where empty."""
-    shape = (n_rows,) + vals.shape[1:]
-    if how == "mean":
-        tot = np.zeros(shape)
-        cnt = np.zeros(n_rows)
-        np.add.at(tot, rows, vals)
-        np.add.at(cnt, rows, 1.0)
-        out = np.full(shape, np.nan)
-        has = cnt > 0
-        out[has] = tot[has] / (cnt[has][:, None] if vals.ndim == 2 else cnt[has])
-        return out
-    if how == "max":
-        out = np.full(shape, -np.inf)
-        np.maximum.at(out, rows, vals)
-        out[np.isneginf(out)] = np.nan
-        return out
-    raise ValueError(f"how must be 'mean' or 'max', got {how!r}")
-
-
-def windows_to_timestamps(window_scores: np.ndarray, batch: WindowBatch, how: str = "mean") -> np.ndarray:
-    """Map window scores back to one score per input row.
-
-    Parameters
-    ----------
-    window_scores : array-like of shape (n_windows,) or (n_windows, window)
-        One score per window (spread over all its rows), or one per window slot
-        (e.g. per-step reconstruction error).
-    batch : WindowBatch
-        The batch the scores were computed on.
-    how : {"mean", "max"}, default="mean"
-        How to combine the windows that cover a row.
-
-    Returns
-    -------
-    ndarray of float64 of shape (batch.n_rows,)
-        In input row order.  Every usable row is covered by a window; rows listed in
-        ``batch.errors`` (unfillable NaN) get NaN.
-    """
-    wi, v = _spread(window_scores, batch)
-    if v.ndim == 1:
-        v = np.broadcast_to(v[:, None], wi.shape)
-    elif v.shape != wi.shape:
-        raise ValueError(f"window_scores must have shape ({wi.shape[0]},) or {wi.shape}, got {v.shape}")
-    real = wi >= 0
-    return _reduce(wi[real], v[real], batch.n_rows, how)
-
-
-def windows_to_timestamps_per_metric(window_errors: np.ndarray, batch: WindowBatch, how: str = "mean") -> np.ndarray:
-    """Map per-metric window errors to per-row, per-metric contributions.
-
-    Parameters
-    ----------
-    window_errors : array-like of shape (n_windows, window, n_metrics) or (n_windows, n_metrics)
-        E.g. squared reconstruction error of each value of ``batch.X``; a
-        ``(n_windows, n_metrics)`` array is spread over all rows of each window.
-    batch : WindowBatch
-    how : {"mean", "max"}, default="mean"
-
-    Returns
-    -------
-    ndarray of float64 of shape (batch.n_rows, n_metrics)
-        Row ``i`` holds, for each metric, the combined error of the window slots that
-        cover input row ``i`` (NaN rows as in :func:`windows_to_timestamps`).  The
-        culprit metrics of a row are its largest entries.
-    """
-    wi, v = _spread(window_errors, batch)
-    m = len(batch.metric_cols)
-    if v.ndim == 2:
-        if v.shape[1] != m:
-            raise ValueError(f"window_errors must have {m} metrics on its last axis, got shape {v.shape}")
-        v = np.broadcast_to(v[:, None, :], wi.shape + (m,))
-    elif v.shape != wi.shape + (m,):
-        raise ValueError(f"window_errors must have shape {wi.shape + (m,)}, got {v.shape}")
-    real = wi >= 0
-    return _reduce(wi[real], v[real], batch.n_rows, how)

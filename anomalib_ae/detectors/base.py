@@ -6,9 +6,14 @@ anomalous**. Everything else is a translation of it:
 * scikit-learn: ``score_samples = -score``, ``decision_function = threshold_ - score``
   (negative = anomaly), ``predict`` in {+1 normal, -1 anomaly};
 * PyOD: ``decision_scores_`` (training scores), ``threshold_``, ``labels_`` in {0, 1};
-* probabilities: ``predict_proba`` gives ``[P(normal), P(anomaly)]`` from a conformal p-value
-  against scores of normal data the model did not train on (when the detector held some out),
-  ``p_value`` gives that p-value itself.
+* p-values: ``p_value`` is the conformal p-value against ``calibration_scores_``, scores of
+  normal data the model did not train on (when the detector held some out);
+* probabilities: ``predict_proba`` gives ``[P(normal), P(anomaly)]`` from that p-value through
+  a :class:`~anomalib_ae.scoring.probability.ProbabilityMap`: fitted on labelled items by
+  :meth:`BaseDetector.calibrate_probability`, else the documented prior-based upper bound
+  with prior ``contamination`` (see :mod:`anomalib_ae.scoring.probability`);
+* re-calibration: :meth:`BaseDetector.calibrate` replaces the calibration scores with scores
+  of fresh normal data and re-resolves the threshold rule; scores never change.
 
 A detector subclass writes only ``_fit(X, y)`` and ``_score(X)`` on validated arrays.
 """
@@ -23,8 +28,10 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomalib_ae.scoring.calibration import conformal_p_values
+from anomalib_ae.scoring.probability import ProbabilityMap, fit_probability_map, loo_p_values
 from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
 from anomalib_ae.validation import Interval, check_params
+from anomalib_ae.value_range import check_fits_float32, non_finite_score_error
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -33,12 +40,14 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     Parameters common to every detector
     -----------------------------------
     contamination : float in (0, 0.5], default 0.1
-        Fraction of training samples flagged as anomalous; sets ``threshold_`` when
-        ``threshold`` is None (scikit-learn's and PyOD's meaning).
+        Share of normal data above ``threshold_`` when ``threshold`` is None: the
+        ``1 - contamination`` quantile of ``calibration_scores_`` (held-out normal scores
+        where the detector holds some out, else the training scores, which is scikit-learn's
+        and PyOD's rule). Also the prior of the label-free probability.
     threshold : None, str or float, default None (detectors that declare it in ``__init__``)
-        Threshold strategy instead of the contamination rule: ``"fpr:0.01"`` (false-alarm
-        rate on fresh normal data, from the held-out calibration scores), a fixed score, or
-        ``"pythresh:<method>"`` (optional ``pythresh`` package). See
+        Threshold rule instead of the contamination rule: ``"contamination:q"``,
+        ``"fpr:0.01"`` (false-alarm rate on fresh normal data, from the held-out calibration
+        scores), a fixed score, or ``"pythresh:<method>"`` (optional ``pythresh`` package). See
         :mod:`anomalib_ae.scoring.threshold`. Every fitted detector can also change its
         threshold afterwards with :meth:`set_threshold`, without refitting.
     """
@@ -66,7 +75,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _validate_input(self, X, *, reset: bool) -> np.ndarray:
-        """Check X once, at the edge: numeric, finite, non-empty, at least 2-D, shape as at fit."""
+        """Check X once, at the edge: numeric, finite and within float32, non-empty, at least 2-D, shape as at fit."""
         if X is None:
             raise ValueError(f"{type(self).__name__} needs input data X, got None")
         shape_in = getattr(X, "shape", None)
@@ -86,6 +95,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             ensure_all_finite=True,
             ensure_min_samples=1,
         )
+        check_fits_float32(X, getattr(self, "feature_names_in_", None), owner=type(self).__name__)
         shape = tuple(int(v) for v in X.shape[1:])
         if reset:
             self.input_shape_ = shape
@@ -112,7 +122,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
                 raise ValueError(f"y has {y.shape[0] if y.ndim else 0} labels but X has {X.shape[0]} samples")
         parse_threshold(getattr(self, "threshold", None))  # fail before training on a bad strategy
         self.calibration_scores_ = None
+        self.probability_map_ = None
         self._fit(X, y)
+        from anomalib_ae.explain.reference import fit_reference
+
+        for name, value in fit_reference(self, X).items():  # what explanations need, saved with the model
+            setattr(self, name, value)
         self.decision_scores_ = self._checked_scores(self._training_scores(X), X.shape[0])
         if getattr(self, "calibration_scores_", None) is None:
             # No held-out normal data: calibrate on training scores (optimistic, documented).
@@ -126,6 +141,11 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         )
         self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.threshold_rule_ = threshold  # the rule in force (also for detectors without the parameter)
+
+    def rule(self):
+        """The threshold rule in force (None = the contamination rule)."""
+        return getattr(self, "threshold_rule_", getattr(self, "threshold", None))
 
     def set_threshold(self, threshold):
         """Re-set ``threshold_`` (and ``labels_``) of a fitted detector without refitting.
@@ -147,10 +167,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             self.threshold = threshold  # keep params and fitted state in agreement (and in the file)
         return self
 
-    def _checked_scores(self, scores, n: int) -> np.ndarray:
+    def _checked_scores(self, scores, n: int, X=None) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         if scores.shape != (n,):
             raise RuntimeError(f"{type(self).__name__} returned {scores.shape[0]} scores for {n} samples")
+        if X is not None and not np.all(np.isfinite(scores)):  # scoring a fitted model: the input's fault
+            raise non_finite_score_error(type(self).__name__, scores, X)
         if not np.all(np.isfinite(scores)):
             raise RuntimeError(
                 f"{type(self).__name__} produced non-finite scores (training diverged?); try a smaller lr"
@@ -161,7 +183,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """Anomaly score of each sample: float64 ``(n_samples,)``, higher = more anomalous."""
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        return self._checked_scores(self._score(X), X.shape[0])
+        return self._checked_scores(self._score(X), X.shape[0], X)
 
     # ------------------------------------------------------------------ scikit-learn view
     def score_samples(self, X) -> np.ndarray:
@@ -184,6 +206,61 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         self.fit(X, y)
         return np.where(self.labels_ == 1, -1, 1).astype(np.int64)
 
+    # ------------------------------------------------------------------ calibration
+    def calibrate(self, X, threshold="keep"):
+        """Re-calibrate on fresh normal data ``X`` without refitting (e.g. after a maintenance shift).
+
+        ``calibration_scores_`` become the scores of ``X`` and the threshold rule (``threshold``,
+        or the current one when ``"keep"``) is resolved on them; a PyThresh rule is applied
+        to them too. Scores are unchanged; thresholds, p-values and probabilities follow.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        rule = self.rule() if threshold == "keep" else threshold
+        parse_threshold(rule)
+        scores = self.score(X)
+        self.calibration_scores_ = scores
+        self.threshold_ = resolve_threshold(rule, scores, scores, self.contamination)
+        self.offset_ = -self.threshold_
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.threshold_rule_ = rule
+        if "threshold" in self.get_params(deep=False):
+            self.threshold = rule
+        return self
+
+    def calibrate_probability(self, X, y, method: str = "platt", prior: float | None = None):
+        """Fit the ``p-value -> P(anomaly)`` map on labelled items (``y``: 1 anomaly, 0 normal).
+
+        ``X`` must not have been used to fit the detector. When ``y`` holds only anomalies,
+        the calibration items (leave-one-out p-values) are the normal examples; give
+        ``prior`` then (the share of anomalies to expect), since the mix is arbitrary.
+        See :func:`~anomalib_ae.scoring.probability.fit_probability_map`.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        p = self.p_value(X)
+        y = np.asarray(y).reshape(-1).astype(np.float64)
+        if y.size and np.all(y == 1):
+            p = np.concatenate([p, loo_p_values(self.calibration_scores_)])
+            y = np.concatenate([y, np.zeros(len(self.calibration_scores_))])
+        self.probability_map_ = fit_probability_map(p, y, method=method, prior=prior).to_dict()
+        return self
+
+    def probability_map(self) -> ProbabilityMap:
+        """The fitted map, else the label-free prior bound with prior ``contamination``."""
+        d = getattr(self, "probability_map_", None)
+        if d:
+            return ProbabilityMap.from_dict(d)
+        kind, value = parse_threshold(self.rule())
+        prior = value if kind == "contamination" and value is not None else self.contamination
+        return ProbabilityMap("prior", prior=float(prior))
+
     # ------------------------------------------------------------------ probabilities
     def p_value(self, X) -> np.ndarray:
         """Conformal p-value against held-out normal scores: small = anomalous."""
@@ -191,8 +268,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         return conformal_p_values(self.calibration_scores_, scores)
 
     def predict_proba(self, X) -> np.ndarray:
-        """``(n, 2)``: [P(normal), P(anomaly)], with P(anomaly) = 1 - p-value."""
-        p_anomaly = 1.0 - self.p_value(X)
+        """``(n, 2)``: [P(normal), P(anomaly)], P(anomaly) from the p-value by :meth:`probability_map`."""
+        p_anomaly = self.probability_map()(self.p_value(X))
         return np.column_stack([1.0 - p_anomaly, p_anomaly])
 
     @property

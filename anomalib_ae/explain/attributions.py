@@ -38,7 +38,7 @@ def _reconstruction_errors(detector, X: np.ndarray) -> np.ndarray | None:
     return None if error_map is None else error_map(X)
 
 
-def feature_contributions(detector, X, reference: tuple[np.ndarray, np.ndarray] | None = None):
+def feature_contributions(detector, X, reference: tuple[np.ndarray, np.ndarray] | None = None, attribute=None):
     """Per-value contribution to the anomaly score.
 
     Parameters
@@ -50,6 +50,10 @@ def feature_contributions(detector, X, reference: tuple[np.ndarray, np.ndarray] 
     reference : (mean, scale), optional
         Training statistics broadcastable against ``X``, used when the detector has no
         reconstruction (squared z-scores).
+    attribute : callable, optional
+        ``attribute(detector, X) -> (values, method)``, e.g.
+        ``functools.partial(anomalib_ae.explain.methods.attribute, method="ig")``; replaces
+        the two built-in rules above (how :meth:`Pipeline.explain` passes its ``method``).
 
     Returns
     -------
@@ -65,12 +69,15 @@ def feature_contributions(detector, X, reference: tuple[np.ndarray, np.ndarray] 
         When the detector has no reconstruction and no ``reference`` was given.
     """
     X = np.asarray(X)
+    if attribute is not None:  # a method of anomalib_ae.explain.methods, chosen by the caller (Pipeline.explain)
+        return attribute(detector, X)
     rec = _reconstruction_errors(detector, X)
     if rec is not None:
         return rec.reshape(X.shape) if rec.size == X.size else rec, "reconstruction"
     if reference is None:
         raise ValueError(
-            f"{type(detector).__name__} has no reconstruction to explain with; pass "
+            f"{type(detector).__name__} has no reconstruction to explain with; use "
+            "anomalib_ae.explain.methods.attribute (occlusion against the stored training medians, gradients) or pass "
             "reference=(mean, scale) of the training data for z-score contributions"
         )
     mean, scale = (np.asarray(a, dtype=np.float64) for a in reference)
@@ -148,7 +155,7 @@ def top_features(contributions: np.ndarray, names: Sequence[str], k: int = 3) ->
             out.append([])
             continue
         r = np.nan_to_num(row, nan=0.0)
-        tot = r.sum()
+        tot = np.clip(r, 0.0, None).sum()  # shares of the positive total (signed methods: IG, occlusion)
         order = np.argsort(-r, kind="stable")[:k]
         out.append([(str(names[j]), float(r[j] / tot) if tot > 0 else 0.0) for j in order])
     return out

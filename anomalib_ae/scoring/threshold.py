@@ -1,10 +1,17 @@
 """Thresholds on raw anomaly scores (numpy only; PyThresh imported lazily when asked for).
 
-Strategies accepted by :func:`parse_threshold` (the ``threshold`` parameter of detectors):
+One threshold path: the detectors, the :class:`~anomalib_ae.pipeline.Pipeline`, the config's
+``threshold.rule``, the CLI's ``--threshold`` and ``anomalib-ae calibrate`` all resolve a rule
+with :func:`resolve_threshold`. Rules accepted by :func:`parse_threshold`:
 
-* ``None``: the contamination rule, the ``1 - contamination`` quantile of the training scores;
+* ``None``: the contamination rule with the detector's ``contamination`` parameter;
+* ``"contamination:0.05"``: the same rule with that share: the ``1 - q`` quantile of the
+  **calibration scores** (scores of held-out normal items where the model holds some out:
+  the deep detectors' validation split, PyOD's cross-fitted / leave-one-out scores, the
+  pipeline's held-out clips or time-ordered tail; the training scores otherwise, which is
+  scikit-learn's and PyOD's rule);
 * ``"fpr:0.01"``: a target false-alarm rate on fresh normal data, the conformal quantile of
-  the held-out calibration scores (:func:`fpr_threshold`);
+  the calibration scores (:func:`fpr_threshold`; rate ``<= alpha`` for exchangeable data);
 * a number: a fixed score;
 * ``"pythresh:karch"`` (any PyThresh thresholder, case-insensitive): the thresholder applied
   to the training scores; needs the optional ``pythresh`` package.
@@ -20,10 +27,11 @@ import numpy as np
 
 
 def contamination_threshold(train_scores: np.ndarray, contamination: float) -> float:
-    """The ``1 - contamination`` quantile of the training scores (scikit-learn's and PyOD's rule).
+    """The ``1 - contamination`` quantile of the given scores (scikit-learn's and PyOD's rule
+    on training scores; :func:`resolve_threshold` passes the calibration scores).
 
     A sample is flagged as anomalous when its score is strictly greater than this value, so on
-    the training data the flagged fraction is ``contamination`` (up to ties).
+    these scores the flagged fraction is ``contamination`` (up to ties).
     """
     scores = np.asarray(train_scores, dtype=np.float64)
     if scores.size == 0:
@@ -97,8 +105,9 @@ def pythresh_threshold(train_scores: np.ndarray, method: str) -> float:
 def parse_threshold(threshold) -> tuple[str, float | str | None]:
     """Normalise a ``threshold`` parameter to ``(kind, value)``.
 
-    ``kind`` is one of ``"contamination"`` (value None), ``"fpr"`` (alpha), ``"score"`` (a
-    fixed float) or ``"pythresh"`` (the thresholder name). Anything else raises ValueError.
+    ``kind`` is one of ``"contamination"`` (value None: the detector's ``contamination``, or
+    the share given as ``"contamination:q"``), ``"fpr"`` (alpha), ``"score"`` (a fixed
+    float) or ``"pythresh"`` (the thresholder name). Anything else raises ValueError.
     """
     if threshold is None:
         return "contamination", None
@@ -118,21 +127,46 @@ def parse_threshold(threshold) -> tuple[str, float | str | None]:
             if not 0.0 < alpha < 1.0:
                 raise ValueError(f"threshold {threshold!r}: the false-alarm rate must be in (0, 1)")
             return "fpr", alpha
+        if sep and kind == "contamination":
+            try:
+                q = float(arg)
+            except ValueError:
+                raise ValueError(f"threshold {threshold!r}: expected 'contamination:<share>', e.g. 'contamination:0.05'") from None
+            if not 0.0 < q < 1.0:
+                raise ValueError(f"threshold {threshold!r}: the contamination share must be in (0, 1)")
+            return "contamination", q
         if sep and kind == "pythresh" and arg.strip():
             return "pythresh", arg.strip().lower()
     raise ValueError(
-        f"invalid threshold {threshold!r}: use None (contamination rule), 'fpr:<rate>' (e.g. 'fpr:0.01'), "
+        f"invalid threshold {threshold!r}: use None (contamination rule), 'contamination:<share>', "
+        "'fpr:<rate>' (e.g. 'fpr:0.01'), "
         "a fixed score (float) or 'pythresh:<method>' (e.g. 'pythresh:karch')"
     )
 
 
-def resolve_threshold(threshold, train_scores: np.ndarray, calibration_scores, contamination: float) -> float:
-    """The score threshold for a ``threshold`` strategy (see :func:`parse_threshold`)."""
+def resolve_threshold(threshold, train_scores: np.ndarray | None, calibration_scores, contamination: float) -> float:
+    """The score threshold for a rule (see :func:`parse_threshold`).
+
+    ``contamination`` and ``fpr`` rules use ``calibration_scores``; ``pythresh`` uses
+    ``train_scores`` (the calibration scores when None); ``contamination`` is the share used
+    when the rule is None or ``"contamination"`` without a value.
+    """
     kind, value = parse_threshold(threshold)
     if kind == "contamination":
-        return contamination_threshold(train_scores, contamination)
+        return contamination_threshold(calibration_scores, contamination if value is None else value)
     if kind == "fpr":
         return fpr_threshold(calibration_scores, value)
     if kind == "score":
         return value
-    return pythresh_threshold(train_scores, value)
+    return pythresh_threshold(calibration_scores if train_scores is None else train_scores, value)
+
+
+def rule_text(threshold, contamination: float | None = None) -> str:
+    """A rule as users write it (``"fpr:0.01"``, ``"contamination:0.1"``, ``"3.5"``, ``"pythresh:iqr"``)."""
+    kind, value = parse_threshold(threshold)
+    if kind == "contamination":
+        q = value if value is not None else contamination
+        return "contamination" if q is None else f"contamination:{q:g}"
+    if kind == "score":
+        return f"{value:g}"
+    return f"{kind}:{value:g}" if kind == "fpr" else f"pythresh:{value}"

@@ -132,6 +132,7 @@ def _iter_delimited(path: Path, sep: str, chunk_rows: int) -> Iterator[Chunk]:
                     io.BytesIO(b"".join(lines)),
                     read_options=pc.ReadOptions(column_names=names, use_threads=False),
                     parse_options=pc.ParseOptions(delimiter=sep, invalid_row_handler=handler),
+                    convert_options=pc.ConvertOptions(strings_can_be_null=True),  # "" / NA in a text column: missing
                 )
             except Exception as exc:  # e.g. an unterminated quote: the block is not CSV at all
                 yield _all_bad(start, len(lines), f"row could not be parsed ({exc})")

@@ -36,41 +36,42 @@ class StreamSummary:
     def add(self, table: pd.DataFrame, threshold: float) -> None:
         self.n_rows += len(table)
         self.n_errors += int(table["error"].notna().sum())
-        self.n_flagged += int(np.nansum(table["score"].to_numpy(dtype=np.float64) > threshold))
+        self.n_flagged += int(table["is_anomaly"].fillna(False).astype(bool).sum())
 
 
 def _tabular_chunk(pipeline, chunk: Chunk, bare: bool, id_column: str | None) -> pd.DataFrame:
     """The score table of one chunk: scored rows plus error records for unparseable ones, in order."""
     n = chunk.n_rows
-    score = np.full(n, np.nan)
-    proba = np.full(n, np.nan)
-    flag = pd.array([pd.NA] * n, dtype="boolean")
-    errors = np.full(n, None, object)
-    ids = None
-    if len(chunk.frame):
-        if id_column is not None and id_column not in chunk.frame.columns:
-            raise ValueError(f"--id-column {id_column!r} is not a column of the input")
-        res = pipeline.score_items(chunk.frame)
-        pos = chunk.rows - chunk.start
-        t = res.table
-        score[pos] = t["score"].to_numpy(dtype=np.float64)
-        proba[pos] = t["probability"].to_numpy(dtype=np.float64)
-        flag[pos] = t["is_anomaly"].array
-        errors[pos] = t["error"].to_numpy(dtype=object, na_value=None)
-        if id_column is not None:
-            ids = chunk.frame[id_column].to_numpy()
-            if chunk.errors:  # rows that could not be parsed have no id
-                full = np.full(n, None, object)
-                full[pos] = ids
-                ids = full
-    for r, msg in chunk.errors.items():
-        errors[r - chunk.start] = msg
-    row = np.arange(chunk.start, chunk.stop, dtype=np.int64)
-    table = pd.DataFrame({"row_id" if bare else "row": row if ids is None else ids})
-    table["score"] = score
-    table["probability"] = proba
-    table["is_anomaly"] = flag
-    table["error"] = pd.array(errors, dtype="string")
+    frame = chunk.frame if len(chunk.frame) else pd.DataFrame(columns=pipeline.adapter_.columns_)
+    if id_column is not None and len(chunk.frame) and id_column not in chunk.frame.columns:
+        raise ValueError(f"--id-column {id_column!r} is not a column of the input")
+    t = pipeline.score_items(frame).table
+    pos = chunk.rows - chunk.start
+    table = pd.DataFrame(index=range(n))
+    for c in t.columns:
+        col = t[c]
+        if c == "row":
+            table["row_id" if bare else "row"] = np.arange(chunk.start, chunk.stop, dtype=np.int64)
+            if id_column is not None:
+                ids = chunk.frame[id_column].to_numpy() if len(chunk.frame) else np.zeros(0, object)
+                if chunk.errors:  # rows that could not be parsed have no id
+                    full = np.full(n, None, object)
+                    full[pos] = ids
+                    ids = full
+                table["row_id"] = ids
+            continue
+        if not chunk.errors:
+            table[c] = col.array
+            continue
+        full = pd.Series(pd.NA if col.dtype == object or isinstance(col.dtype, pd.api.extensions.ExtensionDtype)
+                         else np.nan, index=range(n), dtype=col.dtype if col.dtype != np.int64 else "float64")
+        full.iloc[pos] = col.to_numpy()
+        table[c] = full.array
+    if chunk.errors:
+        err = np.array(table["error"].astype(object).to_numpy(), dtype=object)  # a writable copy
+        for r, msg in chunk.errors.items():
+            err[r - chunk.start] = msg
+        table["error"] = pd.array(err, dtype="string")
     return table
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from anomalib_ae.data.telemetry import _metric_values, _parse_time, _to_datetime
+from anomalib_ae.data.telemetry_parse import _metric_values, _parse_time, _to_datetime
 from anomalib_ae.streaming.readers import Chunk
 
 __all__ = ["TelemetryStream"]
@@ -89,7 +89,7 @@ class TelemetryStream:
             raise ValueError(f"column(s) {missing} not found in the table; columns present: {list(map(str, df.columns))}")
         ids = chunk.rows
         if not len(df):
-            return ids, np.zeros(0), np.zeros(0, object), np.zeros((0, self.m))
+            return ids, np.zeros(0), np.zeros(0, object), np.zeros((0, self.m)), np.zeros(0, object)
         bad = np.zeros(len(df), bool)
         why = [None] * len(df)
         ts = df[win.timestamp_col]
@@ -107,23 +107,20 @@ class TelemetryStream:
         if win.entity_col is not None:
             for i in np.flatnonzero(df[win.entity_col].isna().to_numpy() & ~bad):
                 bad[i], why[i] = True, f"entity column {win.entity_col!r} is missing"
-        for c in win.metric_cols_:
-            s = df[c]
-            if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-                continue
-            nb = (pd.to_numeric(s, errors="coerce").isna() & s.notna()).to_numpy() & ~bad
-            for i in np.flatnonzero(nb):
-                bad[i], why[i] = True, f"metric column {c!r} is not numeric: {s.iloc[i]!r}"
         for i in np.flatnonzero(bad):
             chunk.errors[int(ids[i])] = why[i]
         if bad.any():
             df, ids = df[~bad], ids[~bad]
         if not len(df):
-            return ids, np.zeros(0), np.zeros(0, object), np.zeros((0, self.m))
+            return ids, np.zeros(0), np.zeros(0, object), np.zeros((0, self.m)), np.zeros(0, object)
         t, kind = _parse_time(df, win.timestamp_col)
         if kind != win.time_kind_:
             raise ValueError(f"timestamp column {win.timestamp_col!r} is {kind} but was {win.time_kind_} at fit")
-        return ids, t, win._entities(df), _metric_values(df, win.metric_cols_)
+        vals, cells = _metric_values(df, win.metric_cols_)  # non-numeric / infinite cells: errors, never filled
+        badmsg = np.full(len(df), None, object)
+        for k, msg in cells.items():
+            badmsg[k] = msg
+        return ids, t, win._entities(df), vals, badmsg
 
     # ------------------------------------------------------------------ windows
     def _emit(self, seg: _Segment, starts: np.ndarray, jobs: list) -> None:
@@ -160,7 +157,7 @@ class TelemetryStream:
             final.append(seg.rows[:drop])
             seg.rows, seg.vals, seg.pos0 = seg.rows[drop:], seg.vals[drop:], keep
 
-    def _entity_rows(self, key, g, ids, t, vals, errors, jobs, final) -> None:
+    def _entity_rows(self, key, g, ids, t, vals, badmsg, errors, jobs, final) -> None:
         win, gap = self.win, self.win.max_gap_
         tg = t[g]
         ent = self.entities.get(key)
@@ -185,8 +182,15 @@ class TelemetryStream:
                 if np.isnan(both).any():
                     filled = pd.DataFrame(both).ffill(limit=self.limit).to_numpy()[len(ent.raw_tail):]
                 ent.raw_tail = both[-self.limit:]
+            is_bad = np.array([m is not None for m in badmsg[piece]], bool)
+            if is_bad.any():  # a bad cell is an error, never forward-filled
+                filled = filled.copy()
+                filled[is_bad] = np.nan
             nan_rows = np.isnan(filled).any(axis=1)
             for j in np.flatnonzero(nan_rows):
+                if is_bad[j]:
+                    errors[int(ids[piece[j]])] = badmsg[piece[j]]
+                    continue
                 names = [win.metric_cols_[c] for c in np.flatnonzero(np.isnan(filled[j]))]
                 errors[int(ids[piece[j]])] = (f"metric(s) {names} missing and not forward-fillable "
                                               f"(ffill_limit={self.limit}, a gap or segment start before it)")
@@ -203,14 +207,14 @@ class TelemetryStream:
     def feed(self, chunk: Chunk) -> pd.DataFrame:
         """Take the next chunk; return the rows whose scores are now final and all of whose
         predecessors were released (possibly none), as :meth:`Pipeline.score_items` tables."""
-        ids, t, ent, vals = self._parse(chunk)
+        ids, t, ent, vals, badmsg = self._parse(chunk)
         jobs: list = []
         final: list = []
         if len(ids):
             codes, uniq = pd.factorize(pd.Series(ent, dtype=object), use_na_sentinel=False)
             order = np.lexsort((np.arange(len(t)), t, codes))
             for g in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1):
-                self._entity_rows(uniq[codes[g[0]]], g, ids, t, vals, chunk.errors, jobs, final)
+                self._entity_rows(uniq[codes[g[0]]], g, ids, t, vals, badmsg, chunk.errors, jobs, final)
         self._buffer(chunk, ids, t, ent)
         self._score(ids, jobs, final)
         return self._release(chunk.stop)
@@ -252,7 +256,10 @@ class TelemetryStream:
         if jobs:
             wi = np.concatenate([j[0] for j in jobs])
             X = np.concatenate([j[1] for j in jobs])
-            raw = np.asarray(self.pipe.detector_.score(self.pipe.adapter_.detector_input(X)), dtype=np.float64)
+            from anomalib_ae.value_range import score_finite_rows
+
+            raw = np.asarray(score_finite_rows(self.pipe.detector_, self.pipe.adapter_.detector_input(X))[0],
+                             dtype=np.float64)
             v = np.broadcast_to(raw[:, None], wi.shape)
             real = wi >= 0
             loc = np.searchsorted(pool, wi[real])
@@ -288,22 +295,16 @@ class TelemetryStream:
         return table
 
     def _table(self, start, score, ts, ents, err) -> pd.DataFrame:
-        from anomalib_ae.scoring.calibration import conformal_p_values
-
         n = len(score)
         win, pipe = self.win, self.pipe
         table = pd.DataFrame({"row": np.arange(start, start + n, dtype=np.int64), win.timestamp_col: ts})
         if win.entity_col is not None:
             table[win.entity_col] = ents
         ok = np.isfinite(score)
-        proba = np.full(n, np.nan)
-        if ok.any():
-            proba[ok] = 1.0 - conformal_p_values(pipe.calibration_scores_, score[ok])
-        flag = pd.array([pd.NA] * n, dtype="boolean")
-        flag[ok] = score[ok] > pipe.threshold_
+        cols = pipe._alarm_columns(table, score)  # p_value, probability, is_anomaly: per row
         errors = [e if e is not None or ok[i] else "not scored" for i, e in enumerate(err)]
         table["score"] = score
-        table["probability"] = proba
-        table["is_anomaly"] = flag
+        for k, v in cols.items():
+            table[k] = v
         table["error"] = pd.array(errors, dtype="string")
         return table

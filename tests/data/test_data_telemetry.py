@@ -135,9 +135,10 @@ def test_unparseable_timestamp_names_row():
                        "v": [1.0, 2.0, 3.0, 4.0]})
     with pytest.raises(ValueError, match=r"'timestamp'.*row 2.*not a time"):
         TelemetryWindower(window=2).fit(df)
+    # a non-numeric metric cell is an error record for its row (issue 13), not an abort
     bad_metric = pd.DataFrame({"timestamp": [1, 2, 3], "v": ["1.0", "x", "3"]})
-    with pytest.raises(ValueError, match=r"'v'.*row 1"):
-        TelemetryWindower(window=2, metric_cols=["v"]).fit(bad_metric)
+    b = TelemetryWindower(window=2, metric_cols=["v"]).fit(bad_metric).transform(bad_metric)
+    assert [(e.row, "'v' is not numeric ('x')" in e.message) for e in b.errors] == [(1, True)]
 
 
 def test_numeric_timestamps_and_mapping_shapes():

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from anomalib_ae.detectors.pyod.base import PyODDetector
+from anomalib_ae.detectors.pyod.neighbors import PyODNeighborDetector
 from anomalib_ae.registry import register_detector
 
 __all__ = [
@@ -43,25 +44,31 @@ class PyODIForest(PyODDetector):
 
 
 @register_detector("pyod.lof")
-class PyODLOF(PyODDetector):
+class PyODLOF(PyODNeighborDetector):
     """Local Outlier Factor (PyOD ``pyod.models.lof.LOF``) behind the anomalib_ae contract.
 
-    Calibrated leave-one-out by default: PyOD's training scores leave each row out.
+    Calibrated leave-one-out by default: PyOD's training scores leave each row out. From
+    ``approx_threshold`` training rows on (``neighbors="auto"``) the neighbours are searched
+    approximately (:mod:`anomalib_ae.neighbors`; same formula, faiss HNSW search).
     """
 
     _pyod_class = "pyod.models.lof:LOF"
     _loo = True
+    _scorer_kind = "lof"
 
 
 @register_detector("pyod.knn")
-class PyODKNN(PyODDetector):
+class PyODKNN(PyODNeighborDetector):
     """k-nearest-neighbour distance (PyOD ``pyod.models.knn.KNN``) behind the anomalib_ae contract.
 
-    Calibrated leave-one-out by default: PyOD's training scores leave each row out.
+    Calibrated leave-one-out by default: PyOD's training scores leave each row out. From
+    ``approx_threshold`` training rows on (``neighbors="auto"``) the neighbours are searched
+    approximately (:mod:`anomalib_ae.neighbors`; same scores up to a missed neighbour).
     """
 
     _pyod_class = "pyod.models.knn:KNN"
     _loo = True
+    _scorer_kind = "knn"
 
 
 @register_detector("pyod.ocsvm")
@@ -200,6 +207,19 @@ class PyODVAE(_PyODBaseDL):
     """PyOD's variational autoencoder (PyOD ``pyod.models.vae.VAE``) behind the anomalib_ae contract."""
 
     _pyod_class = "pyod.models.vae:VAE"
+
+    def _decision(self, est, X: np.ndarray) -> np.ndarray:
+        """PyOD's VAE decodes a *sampled* latent code when scoring, so a row's score depended on the
+        noise drawn for its batch (order, size, neighbours). Scoring decodes the posterior mean
+        instead: one score per row, whatever the batch (tests/test_properties.py)."""
+        model = getattr(est, "model", None)
+        if model is None or not hasattr(model, "reparameterize"):
+            return super()._decision(est, X)
+        model.reparameterize = lambda mu, logvar: mu  # instance attribute shadows the method while scoring
+        try:
+            return super()._decision(est, X)
+        finally:
+            del model.reparameterize
 
 
 @register_detector("pyod.deepsvdd")

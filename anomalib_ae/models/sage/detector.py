@@ -24,9 +24,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.models.sage.network import SAGENet, knn_distance
+from anomalib_ae.neighbors import APPROX_THRESHOLD, NEIGHBORS, ApproximateSearch, resolve_neighbors
 from anomalib_ae.registry import register_detector
 from anomalib_ae.scoring.calibration import surprise
-from anomalib_ae.validation import Interval
+from anomalib_ae.validation import Interval, StrOptions
 
 SIGNALS = ("latent_knn", "reconstruction", "task_loss")
 
@@ -43,6 +44,11 @@ class SAGE(BaseDeepDetector):
     ----------
     n_neighbors : int, default 5
         Neighbours of the latent kNN distance.
+    neighbors : {"auto", "exact", "approximate"}, default "auto"
+        Search of the latent kNN: exact below ``approx_threshold`` training latents, approximate
+        (faiss HNSW, :mod:`anomalib_ae.neighbors`; its index is stored in the model file) above.
+    approx_threshold : int, default 50,000
+        Training latents from which "auto" searches approximately.
     task_weight : float, default 1.0
         Weight of the task cross-entropy in the training loss.
     Others
@@ -62,12 +68,16 @@ class SAGE(BaseDeepDetector):
         **BaseDeepDetector._constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "task_weight": [Interval(Real, 0, None, closed="left")],
+        "neighbors": [StrOptions(set(NEIGHBORS))],
+        "approx_threshold": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
         self,
         *,
         n_neighbors=5,
+        neighbors="auto",
+        approx_threshold=APPROX_THRESHOLD,
         task_weight=1.0,
         hidden_dims=None,
         latent_dim=None,
@@ -89,6 +99,8 @@ class SAGE(BaseDeepDetector):
         threshold=None,
     ):
         self.n_neighbors = n_neighbors
+        self.neighbors = neighbors
+        self.approx_threshold = approx_threshold
         self.task_weight = task_weight
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
@@ -128,7 +140,7 @@ class SAGE(BaseDeepDetector):
 
         def fn(x):
             z, cols = net.signals(x)
-            knn = knn_distance(z, reference, self.n_neighbors)
+            knn = self._latent_knn(z, reference)
             return torch.cat([knn[:, None], cols], dim=1)
 
         rows = max(1, min(4096, 2**21 // max(1, int(np.prod(Xs.shape[1:])))))
@@ -136,6 +148,17 @@ class SAGE(BaseDeepDetector):
             batches = (np.asarray(Xs[i : i + rows], dtype=np.float64) for i in range(0, len(Xs), rows))
             out = [fn(torch.from_numpy(b)) for b in batches]
         return torch.cat(out).numpy()
+
+    def _latent_knn(self, z: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """Mean distance of each latent code to its nearest training latents (exact or approximate)."""
+        if self.latent_index_ is None:
+            return knn_distance(z, reference, self.n_neighbors)
+        search = getattr(self, "_latent_search", None)
+        if search is None:  # loaded model: the stored index, not a rebuilt one
+            search = ApproximateSearch.from_arrays({"index": self.latent_index_}, "euclidean")
+            self._latent_search = search
+        k = max(1, min(int(self.n_neighbors), search.n_rows_))
+        return torch.from_numpy(search.kneighbors(z.numpy(), k).distances.mean(axis=1))
 
     def _latents(self, Xs: np.ndarray) -> np.ndarray:
         net = copy.deepcopy(self.module_).double().eval()
@@ -171,6 +194,10 @@ class SAGE(BaseDeepDetector):
             seed,
         )
         self.train_latents_ = self._latents(Xs[train_idx])
+        self.latent_index_ = None
+        if resolve_neighbors(self.neighbors, train_idx.size, self.approx_threshold) == "approximate":
+            self._latent_search = ApproximateSearch("euclidean").fit(self.train_latents_)
+            self.latent_index_ = self._latent_search.to_arrays()["index"]
         self.signal_names_ = list(SIGNALS[: 2 + (self.n_classes_ >= 2)])
         # held-out rows calibrate each signal (training rows when there are too few samples)
         held = Xs[val_idx] if n_val else Xs[train_idx]

@@ -1,0 +1,37 @@
+"""Training statistics every explanation needs, fitted with the detector and saved in its file.
+
+:meth:`BaseDetector.fit <anomalib_ae.detectors.base.BaseDetector.fit>` stores them, so
+``anomalib-ae explain`` works on any model file without reference data:
+
+* ``train_median_``: one sample's per-value median (occlusion's replacement value);
+* ``train_mean_``, ``train_scale_``: per-value mean and standard deviation (the z-score baseline);
+* ``residual_scale_``: RMS reconstruction residual on the training data, per feature / metric /
+  channel (reconstruction detectors only, else None).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fit_reference"]
+
+
+def fit_reference(detector, X: np.ndarray) -> dict:
+    """Statistics of validated training input ``X`` as fitted attributes (name -> value)."""
+    X64 = np.asarray(X, dtype=np.float64)
+    scale = X64.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    out = {
+        "train_median_": np.median(X64, axis=0),
+        "train_mean_": X64.mean(axis=0),
+        "train_scale_": scale,
+        "residual_scale_": None,
+    }
+    if getattr(detector, "module_", None) is not None:
+        from anomalib_ae.explain.residuals import residual_scale
+
+        try:
+            out["residual_scale_"] = residual_scale(detector, X)
+        except (RuntimeError, ValueError):  # a network whose forward is not a reconstruction
+            out["residual_scale_"] = None
+    return out

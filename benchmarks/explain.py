@@ -1,0 +1,255 @@
+"""Are the explanations right? Culprit metrics on SMD, defect localisation on magnetic tiles, sanity checks.
+
+    python benchmarks/explain.py            # --quick (default): 4 SMD machines, 160 tiles, ~10 min on 1 core
+    python benchmarks/explain.py --full     # all 19 SMD machines, all 744 test tiles
+
+Writes ``benchmarks/results/explain.{json,md}`` (``--out`` to change the stem) and prints the tables.
+Data: ``../shared/data`` (``--data``).
+
+SMD (``telemetry/smd``): per machine, a windowed ``ae`` (window 16, stride 4, 10 epochs) is
+fitted on the first 80 % of ``train``; every method attributes the test windows covering the
+labelled segments, and a row's per-metric attribution is the mean over the windows covering
+it. Metrics against the interpretation labels (0-based rows, ``end`` exclusive), OmniAnomaly's
+definitions: HitRate@100 %, HitRate@150 %, NDCG@150 % per labelled anomalous row (``points``)
+and per segment (mean attribution over the segment's rows, ``segments``); means over machines.
+Baselines in the same run: the naive per-metric |z-score| of the row against the training
+mean / std, and its robust variant (median / MAD). The method a user should run is chosen on
+training data only: level shifts planted in 1-5 metrics of the held-out last 20 % of ``train``
+(``selection``); the chosen method's test score is reported as ``chosen``.
+
+Magnetic tiles (``industrial/magnetic_tile_64.npz``): a convolutional ``ae`` on the 600
+defect-free training tiles; maps of the test tiles (normal + defective); pixel AUROC and
+PRO (MVTec AD's AU-PRO to FPR 0.3) against the masks, beside the plain residual map and the
+naive per-pixel |z-score|; each map also after a Gaussian blur (sigma 4, anomalib's
+post-processing of anomaly maps).
+
+Sanity checks (Adebayo et al. 2018, "cascading randomisation" of all layers): the same maps
+from a copy of the network with re-initialised weights; the mean per-item Spearman rank
+correlation between trained and random maps is reported (near 1 = the map ignores the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results"
+
+SMD_QUICK = ("machine-1-7", "machine-2-5", "machine-3-2", "machine-1-2")
+SMD_METHODS = ("ae:residual", "ae:residual_norm", "ae:gxi", "ae:ig", "ae:occlusion", "ae:combined")
+TILE_METHODS = ("residual", "gxi", "ig", "occlusion")  # "combined" (residual + occlusion): 0.599 on a 160-tile trial, not run
+
+
+def smd(data: Path, machines, epochs: int, log) -> dict:
+    from _explain_smd import run_machine
+
+    root = data / "telemetry" / "smd"
+    if machines == "all":
+        machines = sorted(p.stem for p in root.glob("machine-*.npz"))
+    per = {}
+    for m in machines:
+        t0 = time.time()
+        r = run_machine(root / f"{m}.npz", root / "interpretation_label" / f"{m}.txt", T=16, epochs=epochs,
+                        train_stride=4, methods=SMD_METHODS)
+        dets = r.pop("dets")
+        if m == machines[0]:
+            r["sanity"] = smd_sanity(dets["ae"], root / f"{m}.npz")
+        r["seconds"]["total"] = round(time.time() - t0, 1)
+        per[m] = r
+        log(f"  {m}: {r['n_segments']} segments, {r['n_rows']} rows, {r['seconds']['total']:.0f} s; chosen "
+            f"{r['chosen']}; HitRate@150 naive {r['points']['naive_zscore']['hitrate@150']:.3f}, chosen "
+            f"{r['points'][r['chosen']]['hitrate@150']:.3f}")
+    names = list(next(iter(per.values()))["points"])
+    summary = {}
+    for level in ("points", "segments", "selection"):
+        summary[level] = {
+            n: {k: float(np.mean([per[m][level][n][k] for m in per])) for k in ("hitrate@100", "hitrate@150", "ndcg@150")}
+            for n in names
+        }
+    for level in ("points", "segments"):
+        summary[level]["chosen (train-only)"] = {
+            k: float(np.mean([per[m][level][per[m]["chosen"]][k] for m in per])) for k in ("hitrate@100", "hitrate@150", "ndcg@150")
+        }
+    glob_choice = max(summary["selection"], key=lambda n: summary["selection"][n]["hitrate@150"])
+    return {"machines": per, "mean": summary, "global_choice": glob_choice}
+
+
+def randomized(det):
+    """A copy of a fitted deep detector with every layer re-initialised (cascading randomisation)."""
+    import copy
+
+    import torch
+
+    r = copy.deepcopy(det)
+    torch.manual_seed(1234)
+    for mod in r.module_.modules():
+        if hasattr(mod, "reset_parameters"):
+            mod.reset_parameters()
+    r.module_.eval()
+    return r
+
+
+def spearman_rows(A: np.ndarray, B: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    A, B = A.reshape(len(A), -1), B.reshape(len(B), -1)
+    vals = []
+    for a, b in zip(A, B):
+        if np.ptp(a) == 0 or np.ptp(b) == 0:
+            continue
+        vals.append(spearmanr(a, b).statistic)
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def smd_sanity(det, path, n: int = 200) -> dict:
+    from anomalib_ae.explain.methods import attribute
+    from _explain_smd import windows
+
+    d = np.load(path)
+    X = d["test"].astype(np.float32)
+    lab = np.flatnonzero(d["test_label"])
+    W = windows(X, 16, lab[np.linspace(0, len(lab) - 1, n).astype(int)].clip(0, len(X) - 16))
+    rnd = randomized(det)
+    return {m: spearman_rows(attribute(det, W, m)[0], attribute(rnd, W, m)[0])
+            for m in ("residual", "gxi", "ig", "occlusion", "combined")}
+
+
+def tiles(data: Path, n_test: int | None, epochs: int, log) -> dict:
+    import anomalib_ae
+    from scipy.ndimage import gaussian_filter
+
+    from anomalib_ae.explain.methods import attribute
+    from anomalib_ae.explain.metrics import pixel_auroc, pro_score
+
+    d = np.load(data / "industrial" / "magnetic_tile_64.npz")
+    xtr = d["x_train"].astype(np.float32) / 255.0
+    xte, mte, yte = d["x_test"].astype(np.float32) / 255.0, d["mask_test"], d["y_test"]
+    if n_test is not None and n_test < len(xte):  # every k-th normal and defective tile
+        norm, bad = np.flatnonzero(yte == 0), np.flatnonzero(yte == 1)
+        k = n_test // 2
+        sel = np.r_[norm[np.linspace(0, len(norm) - 1, k).astype(int)], bad[np.linspace(0, len(bad) - 1, k).astype(int)]]
+        xte, mte = xte[sel], mte[sel]
+    t0 = time.time()
+    det = anomalib_ae.create("ae", epochs=epochs, random_state=0, verbose=False, accelerator="cpu",
+                             input_kind="image").fit(xtr)
+    out = {"n_test": int(len(xte)), "n_defect_pixels": int(mte.sum()), "fit_seconds": round(time.time() - t0, 1),
+           "maps": {}, "seconds": {}}
+
+    def rec(name, A):
+        A = np.asarray(A, dtype=np.float64)
+        out["maps"][name] = {"pixel_auroc": pixel_auroc(A, mte), "pro": pro_score(A, mte)}
+        B = np.stack([gaussian_filter(a, 4) for a in A])
+        out["maps"][name + " +blur4"] = {"pixel_auroc": pixel_auroc(B, mte), "pro": pro_score(B, mte)}
+        log(f"  {name:22s} pixel AUROC {out['maps'][name]['pixel_auroc']:.3f} PRO {out['maps'][name]['pro']:.3f}   "
+            f"+blur {out['maps'][name + ' +blur4']['pixel_auroc']:.3f} / {out['maps'][name + ' +blur4']['pro']:.3f}")
+
+    mu, sd = xtr.mean(axis=0), xtr.std(axis=0) + 1e-6
+    rec("naive_pixel_zscore", np.abs((xte - mu) / sd))
+    maps = {}
+    for m in TILE_METHODS:
+        t1 = time.time()
+        A, _ = attribute(det, xte, m)
+        maps[m] = A
+        out["seconds"][m] = round(time.time() - t1, 1)
+        rec(m, A)
+        if m in ("gxi", "ig"):
+            rec(m + "_abs", np.abs(A))
+    sub = xte[np.linspace(0, len(xte) - 1, 40).astype(int)]
+    rnd = randomized(det)
+    out["sanity"] = {m: spearman_rows(attribute(det, sub, m)[0], attribute(rnd, sub, m)[0]) for m in TILE_METHODS}
+    return out
+
+
+def markdown(res: dict) -> str:
+    L = [f"# Explanation benchmark ({res['mode']})", "", f"command: `{res['command']}`  ", f"{res['platform']}, "
+         f"{res['seconds']:.0f} s", ""]
+    for part, run in res.get("earlier_runs", {}).items():
+        L += [f"{part} part from an earlier run: `{run['command']}`, {run['seconds']:.0f} s  ", ""]
+    if "smd" in res:
+        s = res["smd"]
+        L += [f"## SMD culprit metrics, mean over {len(s['machines'])} machine(s)", "",
+              "| method | HitRate@100% | HitRate@150% | NDCG@150% | per segment HitRate@150% | planted (train) HitRate@150% |",
+              "|---|---|---|---|---|---|"]
+        for n, v in s["mean"]["points"].items():
+            seg = s["mean"]["segments"][n]["hitrate@150"]
+            sel = s["mean"]["selection"].get(n, {}).get("hitrate@150", float("nan"))
+            L.append(f"| {n} | {v['hitrate@100']:.3f} | {v['hitrate@150']:.3f} | {v['ndcg@150']:.3f} | {seg:.3f} | {sel:.3f} |")
+        L += ["", f"method chosen on the planted training anomalies (all machines together): `{s['global_choice']}`", "",
+              "| machine | segments | rows | naive HR@150 | chosen | chosen HR@150 |", "|---|---|---|---|---|---|"]
+        for m, r in s["machines"].items():
+            L.append(f"| {m} | {r['n_segments']} | {r['n_rows']} | {r['points']['naive_zscore']['hitrate@150']:.3f} | "
+                     f"{r['chosen']} | {r['points'][r['chosen']]['hitrate@150']:.3f} |")
+        first = next(iter(s["machines"].values()))
+        L += ["", "Sanity check on SMD (" + next(iter(s["machines"])) + ", Spearman trained vs randomised maps): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in first.get("sanity", {}).items()), ""]
+    if "tiles" in res:
+        t = res["tiles"]
+        L += [f"## Magnetic tiles pixel localisation ({t['n_test']} test tiles)", "", "| map | pixel AUROC | PRO (FPR<=0.3) |",
+              "|---|---|---|"]
+        for n, v in t["maps"].items():
+            L.append(f"| {n} | {v['pixel_auroc']:.3f} | {v['pro']:.3f} |")
+        L += ["", "Sanity check on tiles (Spearman trained vs randomised maps): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in t["sanity"].items()), ""]
+    return "\n".join(L) + "\n"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="the default: 4 SMD machines and 160 test tiles")
+    p.add_argument("--full", action="store_true", help="all 19 machines and all 744 test tiles")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--parts", default="smd,tiles", help="comma-separated: smd, tiles")
+    p.add_argument("--machines", default=None, help="comma-separated SMD machines, or 'all'")
+    p.add_argument("--tiles", type=int, default=None, help="number of test tiles (default 160 quick, all full)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--tile-epochs", type=int, default=15)
+    p.add_argument("--out", default="explain", help="result file stem under benchmarks/results/")
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    t0 = time.time()
+    res = {"mode": "full" if a.full else "quick", "command": "python benchmarks/explain.py " + " ".join(argv or sys.argv[1:]),
+           "platform": f"{platform.processor() or platform.machine()}, torch threads 1, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"}
+    parts = a.parts.split(",")
+    if "smd" in parts:
+        machines = a.machines.split(",") if a.machines and a.machines != "all" else ("all" if (a.full or a.machines == "all") else list(SMD_QUICK))
+        print("SMD culprit metrics", flush=True)
+        res["smd"] = smd(a.data, machines, a.epochs, lambda s: print(s, flush=True))
+    if "tiles" in parts:
+        print("magnetic tiles", flush=True)
+        res["tiles"] = tiles(a.data, a.tiles if a.tiles else (None if a.full else 160), a.tile_epochs, lambda s: print(s, flush=True))
+    res["seconds"] = time.time() - t0
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    prev = RESULTS / f"{a.out}.json"
+    if prev.exists() and set(parts) != {"smd", "tiles"}:  # a run of one part keeps the other part's results
+        old = json.loads(prev.read_text())
+        for part in ("smd", "tiles"):
+            if part not in res and part in old:
+                res[part] = old[part]
+                res.setdefault("earlier_runs", {})[part] = {k: old.get(k) for k in ("command", "platform", "seconds")}
+    md = markdown(res)
+    atomic_write_text(RESULTS / f"{a.out}.json", json.dumps(res, indent=1, default=float))
+    atomic_write_text(RESULTS / f"{a.out}.md", md)
+    print(md)
+    return res
+
+
+if __name__ == "__main__":
+    main()
