@@ -153,7 +153,8 @@ def test_cli_fit_and_score_with_a_pyod_detector(tmp_path):
                     str(tmp_path / "s.csv")], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     out = pd.read_csv(tmp_path / "s.csv")
-    assert bool(out["is_anomaly"].iloc[-1]) and out["probability"].iloc[-1] > 0.95
+    # a conformal p-value below 0.05; `probability` is a calibrated map / prior bound since issue 13
+    assert bool(out["is_anomaly"].iloc[-1]) and out["p_value"].iloc[-1] < 0.05
 
 
 def test_pca_with_constant_columns_gives_finite_scores():

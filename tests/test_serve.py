@@ -82,7 +82,7 @@ def test_json_rows_one_record_per_row_with_errors_and_culprits(tab):
     assert "net_tx" in recs[9]["error"] and "[1, 2]" in recs[9]["error"]
     assert [x["is_anomaly"] for x in recs[:7]] == [False] * 5 + [True] * 2
     for x in recs[5:7]:
-        assert x["top_features"][0]["name"] == "disk_io" and x["probability"] > 0.9
+        assert x["top_features"][0]["name"] == "disk_io" and x["p_value"] < 0.1
     assert all(x["top_features"] == [] for x in recs[:5])
     # a plain list of rows works too, and scores the same
     again = httpx.post(tab.url + "/score", json=rows[:7]).json()["records"]

@@ -43,6 +43,24 @@ for _name in ("pyod.knn", "pyod.lof"):
     }
 
 
+# issue 13: threshold_ (and so labels_ / fit_predict) comes from the held-out or cross-fitted
+# calibration scores, the scores of normal data the model did not fit, so that "fpr:0.01" and
+# "contamination:0.05" hold on new data; scikit-learn's two checks demand that exactly
+# `contamination` of the *training* rows are flagged, which holds for in-sample thresholds only
+# (scikit-learn exempts its novelty detectors for the same reason).
+_HELD_OUT = (
+    "threshold_ is set on held-out / cross-fitted calibration scores (issue 13), so the share of "
+    "training rows flagged is not exactly contamination"
+)
+for _name in ("ae", "vae", "cvad", "mae", "deepsvdd", "deepsad", "sage", "ensemble", "pyod.autoencoder",
+              "pyod.vae", "pyod.deepsvdd", "pyod.copod", "pyod.ecod", "pyod.gmm", "pyod.iforest", "pyod.kde",
+              "pyod.ocsvm", "pyod.pca"):
+    EXPECTED_FAILED_CHECKS.setdefault(_name, {}).update({
+        "check_outliers_fit_predict": _HELD_OUT,
+        "check_outliers_train": _HELD_OUT,
+    })
+
+
 def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(getattr(type(estimator), "_registered_name", ""), {})
 

@@ -29,6 +29,8 @@ class ChunkWriter:
 
     def __init__(self, path: str | os.PathLike | None):
         self.path = None if path is None else Path(path)
+        if self.path is not None and self.path.is_dir():
+            raise ValueError(f"{self.path} is a folder: give a file path for the scores (.csv, .tsv, .parquet or .jsonl)")
         self.kind = "csv" if self.path is None else TABLE_SUFFIXES.get(self.path.suffix.lower())
         if self.kind is None:
             raise ValueError(f"{self.path}: unsupported output format {self.path.suffix!r} "
