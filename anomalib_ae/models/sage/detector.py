@@ -151,7 +151,7 @@ class SAGE(BaseDeepDetector):
 
     def _latent_knn(self, z: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """Mean distance of each latent code to its nearest training latents (exact or approximate)."""
-        if self.latent_index_ is None:
+        if getattr(self, "latent_index_", None) is None:  # exact search (and files written before the index)
             return knn_distance(z, reference, self.n_neighbors)
         search = getattr(self, "_latent_search", None)
         if search is None:  # loaded model: the stored index, not a rebuilt one
