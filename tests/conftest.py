@@ -1,9 +1,18 @@
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+# Thread counts are chosen, not inherited: one BLAS / OpenMP / torch thread per test process (the
+# CLI subprocesses default to one as well). Two processes on a 2-core CI machine do not fight over
+# cores, and stored reference scores (tests/data/model_files_v1) were computed with one thread:
+# float32 scores of some networks differ in the 9th digit between 1 and 2 threads.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
