@@ -162,6 +162,8 @@ _TABLE_KINDS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "par
 def write_table_atomic(df, path: str | os.PathLike) -> Path:
     """Write a DataFrame by suffix (.csv, .tsv, .parquet/.pq, .jsonl) atomically."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: give a file path for the scores (.csv, .tsv, .parquet or .jsonl)")
     kind = _TABLE_KINDS.get(path.suffix.lower())
     if kind is None:
         raise ValueError(f"{path}: unsupported output format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)")

@@ -11,6 +11,9 @@ from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_option
 from anomalib_ae.streaming.score import DEFAULT_CHUNK_ROWS
 
 #: How the summary line names an item of each adapter kind.
+#: Table files at least this large are streamed when --chunk-rows is not given.
+STREAM_MIN_BYTES = 256 << 20
+
 ITEM_WORDS = {"image": "image", "audio": "clip", "telemetry": "timestamp", "tabular": "row"}
 
 
@@ -66,9 +69,10 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
 @click.option("--id-column", default=None, help="Column copied to the output as row_id (default: 0-based row number).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="Write score records (schemas/score_record.schema.json) as CSV or JSON lines instead of the score table; with --output - (or none) to stdout.")
 @click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="Config whose data: section (Prometheus source, queries, range) a prometheus:// input uses.")
-@click.option("--chunk-rows", default=DEFAULT_CHUNK_ROWS, show_default=True, type=click.IntRange(min=0),
+@click.option("--chunk-rows", default=None, type=click.IntRange(min=0),
               help="Table inputs are scored this many rows at a time with bounded memory and the output written as it "
-                   "goes (telemetry scores equal one-piece scoring); 0 reads the whole table into memory.")
+                   "goes (telemetry scores equal one-piece scoring); 0 reads the whole table into memory. Default: "
+                   f"{DEFAULT_CHUNK_ROWS} rows for files of {STREAM_MIN_BYTES >> 20} MiB or more, in memory below.")
 @click.option("--rolling-window", type=int, default=None, help="Telemetry: rolling re-calibration over this many recent timestamps presumed normal, with threshold and drift_warning columns.")
 @source_options
 @user_errors
@@ -77,6 +81,9 @@ def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, 
     """Score every item: one output row per table row, image, clip or timestamp
     (score, p_value, probability, is_anomaly, error; definitions in docs/alarms.md)."""
     output_path = None if str(output_path) == "-" else output_path  # "-" and no --output: stdout
+    if chunk_rows is None:  # stream files that may not fit; small ones get the in-memory reader's checks
+        big = isinstance(input_path, Path) and input_path.is_file() and input_path.stat().st_size >= STREAM_MIN_BYTES
+        chunk_rows = DEFAULT_CHUNK_ROWS if big else 0
 
     if isinstance(input_path, str):  # prometheus://: a telemetry model reads the table from the store
         import anomalib_ae
