@@ -2,16 +2,13 @@
 samples scraped from a tiny prometheus_client exporter started here.  Loopback only.
 
 Without /usr/bin/prometheus the tests skip, except in CI (env ``CI`` set), where they fail.
-(The serve helper's tests/prom_server.py has a similar fixture; to be merged.)
+The binary lookup and free ports come from tests/prom_server.py, the monitoring tests' fixture.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -19,23 +16,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from prom_server import _free_port as free_port  # noqa: F401  (re-exported for the tests)
+from prom_server import require_binary
 
 
 def binary(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-    if path is None:
-        msg = f"{name} not installed (Debian package prometheus)"
-        if os.environ.get("CI"):
-            pytest.fail(msg + ": required in CI")
-        pytest.skip(msg)
-    return path
+    """promtool / prometheus, found as the monitoring tests find them (skip, or fail in CI)."""
+    return require_binary(f"/usr/bin/{name}")
 
 
 def pattern(node: str, t: float, anomalous: bool = False) -> dict[str, float]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["UserError", "parse_params", "parse_rule", "read_config", "rule_text", "user_errors", "write_scores"]
+__all__ = ["UserError", "parse_params", "parse_rule", "read_config", "rule_text", "user_errors"]
 
 
 class UserError(click.ClickException):
@@ -101,12 +101,3 @@ def read_config(path: Path) -> dict:
     if cfg is not None and not isinstance(cfg, dict):
         raise UserError(f"{path}: a config must be a mapping with adapter/detector/threshold/scoring sections")
     return cfg or {}
-
-
-def write_scores(table, output_path) -> None:
-    from anomalib_ae.data.tabular import write_table
-
-    if output_path is None:
-        click.echo(table.to_csv(index=False), nl=False)
-    else:
-        write_table(table, output_path)
