@@ -672,7 +672,17 @@ def _run_model_file(case: Case, env: Env, folder: Path, path) -> Outcome:
 
 def all_cases() -> list[Case]:
     return (api_cases() + table_cases("pipeline.score") + table_cases("cli.score") + cli_fit_cases()
-            + cli_extra_cases() + model_file_cases() + media_cases() + dask_cases())
+            + cli_extra_cases() + model_file_cases() + media_cases() + dask_cases() + _entries().more_cases())
+
+
+def _entries():
+    """benchmarks/reliability_entries.py: the service, watch, streaming, calibrate, ONNX export, pull."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if __name__ == "__main__":  # run as a script: the entries module imports this very module
+        sys.modules.setdefault("reliability", sys.modules["__main__"])
+    import reliability_entries
+
+    return reliability_entries
 
 
 def dask_cases() -> list[Case]:
@@ -852,6 +862,8 @@ def run_case(case: Case, env: Env, folder: Path) -> Outcome:
             return _run_model_file(case, env, folder, inp)
         if case.entry == "dask.score":
             return _run_dask(case, env, inp)
+        if case.entry in _entries().ENTRIES:
+            return _entries().run_case(case, env, folder, inp)
         if case.entry.startswith("cli."):
             return _run_cli(case, env, inp, folder)
         return _run_api(case, env, inp)
@@ -906,6 +918,7 @@ def main(argv: list[str] | None = None) -> dict:
         outcomes = [run_case(c, env, Path(tmp) / f"c{i}") for i, c in enumerate(all_cases())]
         if env.dask_client is not None:
             env.dask_client.close()
+        _entries().close(env)
     seconds = time.perf_counter() - t0
     summary = summarise(outcomes)
     out = Path(args.out)
