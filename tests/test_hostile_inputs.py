@@ -1,4 +1,5 @@
-"""Hostile inputs on every entry point (API, pipeline, CLI, model files, images, audio): a clear error or a counted result.
+"""Hostile inputs on every entry point (API, pipeline, CLI, model files, images, audio, the HTTP service,
+watch, streaming score, calibrate, ONNX export, pull): a clear error or a counted result.
 
 The corpus (benchmarks/reliability.py) is run case by case: each case must end ``ok`` (a clear
 error naming the problem, or one output row per input row with the right scores). hypothesis
@@ -32,6 +33,7 @@ def env(tmp_path_factory):
     yield env
     if env.dask_client is not None:  # started by the dask.score cases
         env.dask_client.close()
+    reliability._entries().close(env)  # the service and the fake Prometheus of the new entry points
 
 
 PENDING: dict = {}  # (entry, case name) -> reason, for cases waiting on another branch (xfail, not strict)
