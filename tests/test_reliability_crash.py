@@ -172,7 +172,7 @@ def test_full_disk_gives_one_error_line_and_no_partial_file(world, tmp_path, ext
     log = tmp_path / "log.txt"
     code = _wait(_spawn(_score_args(world, out, *extra), log, before=_file_size_limit(20_000)))
     line = _one_error_line(log)
-    assert code == 1 and "File too large" in line, line
+    assert code == 1 and "File too large" in line and str(out) in line, line
     assert not out.exists(), "a partial file at the final path"
     assert [p.name for p in tmp_path.iterdir()] == ["log.txt"], "a temporary file left behind"
 
