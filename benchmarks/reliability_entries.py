@@ -20,7 +20,6 @@ The outcomes are classed as in reliability.py (ok, crash, silent_wrong, rows_los
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 import reliability as R
-from reliability import ANY, COLS, Case, Env, Outcome
+from reliability import COLS, Case, Env, Outcome
 
 ENTRIES = ("serve", "watch", "cli.score.stream", "cli.calibrate", "export.onnx", "pull")
 SKIP_FILES = ("input is a folder", "input missing")  # cases about the path, not the content
