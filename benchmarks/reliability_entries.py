@@ -228,36 +228,37 @@ def _server(env: Env):
 
         from anomalib_ae.serve import create_app
 
+        import httpx
+
         srv = ServerThread(create_app(env.model_path, top_k=0)).start()
+        srv.client = httpx.Client(base_url=srv.url, timeout=30)  # one client (and connection) for every case
         env._serve = srv
     return srv
 
 
 def _serve_request(srv, inp):
-    import httpx
-
     kind = inp[0] if isinstance(inp, tuple) else "file"
-    with httpx.Client(base_url=srv.url, timeout=30) as c:
-        if kind == "raw":
-            headers = {"content-type": inp[1]} if inp[1] else {}
-            r = c.post("/score", content=inp[2], headers=headers)
-        elif kind == "json":
-            r = c.post("/score", json={"rows": inp[1]})
-        elif kind == "multipart":
-            r = c.post("/score", files={"file": (inp[1], inp[2])})
+    c = srv.client
+    if kind == "raw":
+        headers = {"content-type": inp[1]} if inp[1] else {}
+        r = c.post("/score", content=inp[2], headers=headers)
+    elif kind == "json":
+        r = c.post("/score", json={"rows": inp[1]})
+    elif kind == "multipart":
+        r = c.post("/score", files={"file": (inp[1], inp[2])})
+    else:
+        path = Path(inp)
+        suffix = path.suffix.lower()
+        data = path.read_bytes()
+        if suffix == ".jsonl":  # JSON lines -> a JSON list of rows (a corrupt line stays corrupt)
+            lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+            r = c.post("/score", content=("[" + ",".join(lines) + "]").encode(),
+                       headers={"content-type": "application/json"})
         else:
-            path = Path(inp)
-            suffix = path.suffix.lower()
-            data = path.read_bytes()
-            if suffix == ".jsonl":  # JSON lines -> a JSON list of rows (a corrupt line stays corrupt)
-                lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
-                r = c.post("/score", content=("[" + ",".join(lines) + "]").encode(),
-                           headers={"content-type": "application/json"})
-            else:
-                ctype = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}.get(
-                    suffix, "application/octet-stream")
-                r = c.post("/score", content=data, headers={"content-type": ctype})
-        health = c.get("/health")
+            ctype = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}.get(
+                suffix, "application/octet-stream")
+            r = c.post("/score", content=data, headers={"content-type": ctype})
+    health = c.get("/health")
     return r, health
 
 
@@ -650,6 +651,7 @@ def close(env: Env) -> None:
     """Stop what the cases started (the service, the fake Prometheus)."""
     srv = getattr(env, "_serve", None)
     if srv is not None:
+        srv.client.close()
         srv.stop()
     pull = getattr(env, "_pull", None)
     if pull is not None:
