@@ -92,11 +92,23 @@ class AtomicOutput:
                 os.replace(tmp, self.path)
                 fsync_dir(self.path.parent)
                 return False
+        except OSError as err:  # a full disk fails the flush: name the output, drop the temp file
+            _discard(f, tmp, quiet=True)
+            raise _naming(err, self.path) from None
         except BaseException:
             _discard(f, tmp)
             raise
-        _discard(f, tmp)
+        _discard(f, tmp, quiet=isinstance(exc, OSError))
+        if isinstance(exc, OSError) and exc.filename is None:  # EFBIG / ENOSPC while writing name no file
+            raise _naming(exc, self.path) from None
         return False
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """``err`` with the output's path as its file name when it names none (a write that failed)."""
+    if err.filename is not None or not err.errno:
+        return err
+    return type(err)(err.errno, err.strerror or str(err), str(path))
 
 
 def _fsync_path(path: Path) -> None:
@@ -117,10 +129,15 @@ def _match_umask(path: Path) -> None:
         pass
 
 
-def _discard(f, tmp: Path | None) -> None:
+def _discard(f, tmp: Path | None, quiet: bool = False) -> None:
+    """Close (``quiet``: ignoring the OSError a full disk gives on the last flush) and remove ``tmp``."""
     try:
         if f is not None and not f.closed:
-            f.close()
+            try:
+                f.close()
+            except OSError:
+                if not quiet:
+                    raise
     finally:
         if tmp is not None:
             try:

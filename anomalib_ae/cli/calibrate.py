@@ -17,6 +17,26 @@ import click
 
 from anomalib_ae.cli.common import UserError, parse_rule, rule_text, user_errors
 
+#: Fewest usable items a threshold and p-values are re-calibrated on (a quantile needs two values).
+MIN_CALIBRATION_ITEMS = 2
+
+
+def _check_enough(n_used: int, input_path: Path) -> None:
+    if n_used < MIN_CALIBRATION_ITEMS:
+        raise UserError(f"too few usable items in {input_path} to calibrate on: {n_used}; at least "
+                        f"{MIN_CALIBRATION_ITEMS} are needed (the model was not changed)")
+
+
+def _skipped(n_in: int, n_used: int, errors=None) -> str:
+    """``; k row(s) skipped (first: row i: reason)`` when rows could not be used, else ``""``."""
+    if n_in <= n_used:
+        return ""
+    first = ""
+    if errors:
+        i, why = next(iter(errors.items())) if isinstance(errors, dict) else errors[0]
+        first = f" (first: row {i}: {why})"
+    return f"; {n_in - n_used} row(s) skipped{first}"
+
 
 def _file_labels(table, input_path: Path, labels: str):
     """Labels of image / audio items from a CSV with path,label (paths relative to the input folder or absolute)."""
@@ -59,6 +79,9 @@ def calibrate_cmd(model_path, input_path, threshold, output_path, labels, method
     rule = "keep" if threshold is None else parse_rule(threshold)
     pipe, bare = load_as_pipeline(model_path, input_path)
     out = output_path or model_path
+    from anomalib_ae.outputs import check_not_input
+
+    check_not_input(out, input_path)  # never write the model over the calibration data
     table = read_table(input_path) if (bare or pipe.kind in ("tabular", "telemetry")) else None
     if labels is not None and table is not None and labels not in table.columns:
         raise UserError(f"--labels {labels!r} is not a column of {input_path}")
@@ -67,14 +90,16 @@ def calibrate_cmd(model_path, input_path, threshold, output_path, labels, method
         f = pipe.adapter_.transform(table)
         if not f.valid.any():
             raise UserError(f"no usable row in {input_path}")
+        _check_enough(int(f.valid.sum()), input_path)
         X = pipe.adapter_.detector_input(f.X)
         if labels is not None:
             det.calibrate_probability(X, table[labels].to_numpy(dtype=np.float64)[f.valid], method=method, prior=prior)
             what = det.probability_map().describe()
         else:
             det.calibrate(X, threshold=rule)
+            errs = {i: e for i, e in enumerate(f.errors) if e} if isinstance(f.errors, list) else f.errors
             what = (f"threshold {det.threshold_:.6g} ({rule_text(det.rule(), det.contamination)}) from "
-                    f"{int(f.valid.sum())} row(s)")
+                    f"{int(f.valid.sum())} row(s){_skipped(len(table), int(f.valid.sum()), errs)}")
         det.save(out)
     else:
         if labels is not None:
@@ -86,8 +111,10 @@ def calibrate_cmd(model_path, input_path, threshold, output_path, labels, method
             what = pipe.probability_map().describe()
         else:
             pipe.calibrate(input_path, threshold=rule)
+            n_used = len(pipe.calibration_scores_)
+            _check_enough(n_used, input_path)
             what = (f"threshold {pipe.threshold_:.6g} ({rule_text(pipe.rule(), pipe.contamination_())}) from "
-                    f"{len(pipe.calibration_scores_)} item(s)")
+                    f"{n_used} item(s){_skipped(len(table), n_used) if table is not None else ''}")
         pipe.save(out)
     click.echo(f"calibrated {model_path}: {what}")
     click.echo(f"model written to {out}")

@@ -24,26 +24,40 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: unsupported table format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)")
     if path.is_dir():
         raise ValueError(f"{path}: is a folder, not a table file")
+    return _read(lambda: path, kind, str(path))
+
+
+def read_table_bytes(data: bytes, kind: str, name: str = "the request body") -> pd.DataFrame:
+    """:func:`read_table` for a table held in memory (``kind``: csv, tsv, parquet, jsonl), with the
+    same checks (duplicate names, a first row with an extra field, another delimiter); errors
+    start with ``name``."""
+    import io
+
+    return _read(lambda: io.BytesIO(data), kind, name)
+
+
+def _read(src, kind: str, name: str) -> pd.DataFrame:
+    """``src()`` gives a fresh path or buffer to read from; ``name`` starts every error."""
     try:
         if kind in ("csv", "tsv"):
             sep = "," if kind == "csv" else "\t"
-            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
-            check_unique_columns(header, str(path))
-            return _read_delimited(path, sep, len(header))
+            header = pd.read_csv(src(), sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
+            check_unique_columns(header, name)
+            return _read_delimited(src(), sep, len(header), name)
         if kind == "jsonl":
-            return pd.read_json(path, lines=True)
+            return pd.read_json(src(), lines=True)
         import pyarrow.parquet as pq
 
-        check_unique_columns(list(pq.read_schema(path).names), str(path))  # before pyarrow picks a copy
-        return pd.read_parquet(path)
+        check_unique_columns(list(pq.read_schema(src()).names), name)  # before pyarrow picks a copy
+        return pd.read_parquet(src())
     except ValueError as exc:
-        if str(exc).startswith(f"{path}:"):
+        if str(exc).startswith(f"{name}:"):
             raise
-        raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"{name}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
     except ImportError as exc:
-        raise ValueError(f"{path}: reading Parquet needs pyarrow (pip install 'anomalib_ae[parquet]'): {exc}") from None
+        raise ValueError(f"{name}: reading Parquet needs pyarrow (pip install 'anomalib_ae[parquet]'): {exc}") from None
     except Exception as exc:
-        raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"{name}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
 
 
 def check_table_head(path: str | Path) -> None:
@@ -76,7 +90,7 @@ def check_table_head(path: str | Path) -> None:
         raise ValueError(f"{path}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
 
 
-def _check_delimiter(df: pd.DataFrame, path: Path, sep: str) -> None:
+def _check_delimiter(df: pd.DataFrame, path, sep: str) -> None:
     if df.shape[1] == 1:
         name = str(df.columns[0])
         for other in (";", "\t", "|", ","):
@@ -87,16 +101,17 @@ def _check_delimiter(df: pd.DataFrame, path: Path, sep: str) -> None:
                 )
 
 
-def _read_delimited(path: Path, sep: str, n_header: int) -> pd.DataFrame:
+def _read_delimited(path, sep: str, n_header: int, name: str | None = None) -> pd.DataFrame:
     """``pd.read_csv`` that never shifts columns: with more fields in the first data line than in
     the header pandas would take the first column as the index and misalign every value."""
+    name = str(path) if name is None else name
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
             df = pd.read_csv(path, sep=sep, index_col=False)  # empty trailing fields ("1,2,3,") are dropped
         except pd.errors.ParserWarning:
-            raise ValueError(f"{path}: line 2 has more fields than the header's {n_header}; fix the file") from None
-    _check_delimiter(df, path, sep)
+            raise ValueError(f"{name}: line 2 has more fields than the header's {n_header}; fix the file") from None
+    _check_delimiter(df, name, sep)
     return df
 
 

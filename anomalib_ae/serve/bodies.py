@@ -8,7 +8,6 @@ HTTP status, an error kind (for the ``anomalib_ae_errors_total`` metric) and a r
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 
@@ -80,14 +79,27 @@ def _rows_frame(rows) -> pd.DataFrame:
         bad = next(i for i, r in enumerate(rows) if not isinstance(r, dict))
         raise BadInput(422, "bad_request", f"row {bad} is a {type(rows[bad]).__name__}, not an object "
                                            "of column: value pairs")
-    # a list or object as a cell value is not a number: keep it as text, so that row gets an error record
-    rows = [{k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows]
+    # a list, an object or true / false is not a number: keep it as JSON text, so that row gets an
+    # error record (as the same cell in a CSV file does) rather than a score of 1.0 for true
+    rows = [{k: (json.dumps(v) if isinstance(v, (list, dict, bool)) else v) for k, v in r.items()} for r in rows]
     return pd.DataFrame.from_records(rows)
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``json.loads`` hook: an object naming a key twice is refused (json would keep the last copy silently)."""
+    seen: dict = {}
+    for k, v in pairs:
+        if k in seen:
+            n = sum(1 for key, _ in pairs if key == k)
+            raise BadInput(422, "bad_columns", f"column name {k!r} appears {n} times in one object of the JSON body; "
+                                               "send each column once")
+        seen[k] = v
+    return seen
 
 
 def parse_json(data: bytes) -> Body:
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, object_pairs_hook=_unique_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(400, "malformed", f"malformed JSON: {exc}") from None
     except RecursionError:
@@ -106,20 +118,26 @@ def parse_json(data: bytes) -> Body:
     raise BadInput(422, "bad_request", 'JSON body must be {"rows": [{column: value, ...}, ...]} or a list of rows')
 
 
+def _read_body(data: bytes, kind: str, what: str) -> Body:
+    """The reader of ``anomalib-ae score`` (data.tabular), so a body gets the checks a file gets:
+    duplicate column names and a first row with an extra field are refused, not scored shifted."""
+    from anomalib_ae.data.tabular import read_table_bytes
+
+    try:
+        return Body(table=read_table_bytes(data, kind, f"malformed {what}"))
+    except ValueError as exc:
+        status, kind_ = (422, "bad_columns") if "appears" in str(exc) else (400, "malformed")
+        raise BadInput(status, kind_, str(exc)) from None
+
+
 def parse_csv(data: bytes) -> Body:
     if not data.strip():
         raise BadInput(422, "bad_request", "empty CSV body")
-    try:
-        return Body(table=pd.read_csv(io.BytesIO(data)))
-    except Exception as exc:  # noqa: BLE001 - pandas raises many types for garbage
-        raise BadInput(400, "malformed", f"malformed CSV: {type(exc).__name__}: {exc}") from None
+    return _read_body(data, "csv", "CSV")
 
 
 def parse_parquet(data: bytes) -> Body:
-    try:
-        return Body(table=pd.read_parquet(io.BytesIO(data)))
-    except Exception as exc:  # noqa: BLE001
-        raise BadInput(400, "malformed", f"malformed Parquet: {type(exc).__name__}: {exc}") from None
+    return _read_body(data, "parquet", "Parquet")
 
 
 async def parse_multipart(request, data: bytes, max_files: int) -> Body:

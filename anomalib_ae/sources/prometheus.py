@@ -180,8 +180,14 @@ class PrometheusSource:
             payload = json.loads(body)
         except ValueError:
             raise PrometheusError(f"{base_url(self.url)}{path} did not answer JSON: is it Prometheus?") from None
+        if not isinstance(payload, dict):
+            raise PrometheusError(f"{base_url(self.url)}{path} answered a JSON {type(payload).__name__}, not a "
+                                  "Prometheus API object: is it Prometheus?")
         if payload.get("status") != "success":
             raise PrometheusError(f"Prometheus error: {payload.get('errorType')}: {payload.get('error')}")
+        if not isinstance(payload.get("data"), dict):
+            raise PrometheusError(f"{base_url(self.url)}{path} answered 'success' without a data object: "
+                                  "is it Prometheus?")
         return payload["data"]
 
     def range_bounds(self, now: float | None = None) -> tuple[float, float, float]:
@@ -210,14 +216,17 @@ class PrometheusSource:
                 raise
             if data.get("resultType") != "matrix":
                 raise PrometheusError(f"query {name!r} gave a {data.get('resultType')}, not a range of samples")
-            for s in data["result"]:
-                key = tuple(sorted(s["metric"].items()))
-                series.setdefault(key, []).extend(s["values"])
+            try:
+                for s in data["result"]:
+                    key = tuple(sorted(s["metric"].items()))
+                    series.setdefault(key, []).extend(s["values"])
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise PrometheusError(f"query {name!r} ({promql}): malformed answer from Prometheus (a series "
+                                      f"without {exc} or of the wrong type)") from None
             t0 = t1 + step
         out = []
         for key, vals in series.items():
-            ts = np.array([float(v[0]) for v in vals])
-            ys = np.array([float(v[1]) for v in vals])
+            ts, ys = _samples(name, promql, vals)
             ts, idx = np.unique(ts, return_index=True)  # a page boundary never repeats a point, but be safe
             out.append((dict(key), ts, ys[idx]))
         return out
@@ -260,6 +269,24 @@ class PrometheusSource:
         for name in self.queries:
             out[name] = table[name].to_numpy(dtype=np.float64)
         return out
+
+
+def _samples(name: str, promql: str, vals: list) -> tuple[np.ndarray, np.ndarray]:
+    """``[[unix_time, "value"], ...]`` -> (times, values); Prometheus writes NaN / +Inf / -Inf as text."""
+    try:
+        ts = np.array([float(v[0]) for v in vals], dtype=np.float64)
+        texts = [v[1] for v in vals]
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise PrometheusError(f"query {name!r} ({promql}): malformed answer from Prometheus (samples must be "
+                              f"[time, \"value\"] pairs: {type(exc).__name__}: {exc})") from None
+    ys = np.empty(len(texts), dtype=np.float64)
+    for i, v in enumerate(texts):
+        try:
+            ys[i] = float(v)
+        except (TypeError, ValueError):
+            raise PrometheusError(f"query {name!r} ({promql}): sample value {v!r} at {ts[i]:.3f} is not a number "
+                                  "(malformed answer from Prometheus)") from None
+    return ts, ys
 
 
 def read_prometheus(url: str, queries: dict[str, str], **kw) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from anomalib_ae.data.tabular import TABLE_SUFFIXES
+from anomalib_ae.data.tabular import TABLE_SUFFIXES, check_unique_columns
 
 __all__ = ["Chunk", "iter_chunks", "table_kind"]
 
@@ -114,6 +114,7 @@ def _iter_delimited(path: Path, sep: str, chunk_rows: int) -> Iterator[Chunk]:
 
     with open(path, "rb") as fh:
         names = _header(path, fh, sep)
+        check_unique_columns(names, str(path))  # pyarrow would keep both copies; a model could read either
         start = 0
         while True:
             lines, n_read = _lines(fh, chunk_rows)
@@ -121,6 +122,9 @@ def _iter_delimited(path: Path, sep: str, chunk_rows: int) -> Iterator[Chunk]:
                 return
             if not lines:
                 continue
+            errors = _undecodable(lines, start)  # pyarrow cannot even report such a row as invalid
+            keep = [k for k in range(len(lines)) if start + k not in errors]
+            block = [lines[k] for k in keep]
             bad: list = []
 
             def handler(row, bad=bad):
@@ -129,24 +133,41 @@ def _iter_delimited(path: Path, sep: str, chunk_rows: int) -> Iterator[Chunk]:
 
             try:
                 tbl = pc.read_csv(
-                    io.BytesIO(b"".join(lines)),
+                    io.BytesIO(b"".join(block)),
                     read_options=pc.ReadOptions(column_names=names, use_threads=False),
                     parse_options=pc.ParseOptions(delimiter=sep, invalid_row_handler=handler),
                     convert_options=pc.ConvertOptions(strings_can_be_null=True),  # "" / NA in a text column: missing
-                )
+                ) if block else None
             except Exception as exc:  # e.g. an unterminated quote: the block is not CSV at all
                 yield _all_bad(start, len(lines), f"row could not be parsed ({exc})")
                 start += len(lines)
                 continue
-            errors: dict[int, str] = {}
+            local: dict[int, str] = {}
             for row in bad:
-                k = _locate(row, lines, errors, start)
-                errors[start + k] = (f"row has {row.actual_columns} field(s), expected {row.expected_columns}"
-                                     + (" (truncated row?)" if row.actual_columns < row.expected_columns else ""))
+                local[_locate(row, block, local, 0)] = (
+                    f"row has {row.actual_columns} field(s), expected {row.expected_columns}"
+                    + (" (truncated row?)" if row.actual_columns < row.expected_columns else ""))
+            errors.update({start + keep[j]: msg for j, msg in local.items()})
             ids = np.setdiff1d(np.arange(start, start + len(lines)), np.fromiter(errors, np.int64, len(errors)))
-            yield Chunk(frame=tbl.to_pandas(), rows=ids.astype(np.int64), start=start, n_rows=len(lines),
-                        errors=errors)
+            frame = tbl.to_pandas() if tbl is not None else pd.DataFrame(columns=names)
+            yield Chunk(frame=frame, rows=ids.astype(np.int64), start=start, n_rows=len(lines), errors=errors)
             start += len(lines)
+
+
+def _undecodable(lines: list[bytes], start: int) -> dict[int, str]:
+    """Error messages of the lines that are not UTF-8 text, by row number."""
+    try:
+        b"".join(lines).decode("utf-8")
+        return {}
+    except UnicodeDecodeError:
+        pass
+    out = {}
+    for k, ln in enumerate(lines):
+        try:
+            ln.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out[start + k] = f"row is not UTF-8 text (byte 0x{ln[exc.start]:02x} at position {exc.start})"
+    return out
 
 
 def _locate(row, lines: list[bytes], taken: dict[int, str], start: int) -> int:
@@ -212,6 +233,7 @@ def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         pf = pq.ParquetFile(path)
     except Exception as exc:
         raise ValueError(f"{path}: could not be read as parquet ({type(exc).__name__}: {exc})") from None
+    check_unique_columns(list(pf.schema_arrow.names), str(path))
     start = 0
     for batch in pf.iter_batches(batch_size=chunk_rows):
         n = batch.num_rows

@@ -112,8 +112,8 @@ class ChunkWriter:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             self.commit()
-        else:
-            self.abort()
+        elif self._atomic is not None and self._atomic.tmp_path is not None and self._atomic.tmp_path.exists():
+            self._atomic.__exit__(exc_type, exc, tb)  # drops the temp file; names the output in an OS error
         return False
 
 
