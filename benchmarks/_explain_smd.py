@@ -86,13 +86,13 @@ KINDS = ("level_shift", "spike", "variance_burst", "stuck")
 
 
 def plant(X: np.ndarray, rng, *, sd: np.ndarray, lo: np.ndarray, hi: np.ndarray, corr: np.ndarray,
-          n_events: int = 25, max_culprits: int = 6) -> tuple[np.ndarray, list]:
+          n_events: int = 25, max_culprits: int = 6, amplitude: tuple[float, float] = (1.5, 8.0)) -> tuple[np.ndarray, list]:
     """Plant culprit anomalies in a copy of normal rows ``X`` (training data only).
 
     Each event picks a kind (level shift, spike, variance burst, stuck value), 1-``max_culprits``
     metrics (a random seed metric; the others, with probability 1/2, its most correlated metrics
     in the fit data, else random), a duration (spikes 1-3 rows, else log-uniform 3-150 rows) and
-    an amplitude log-uniform in 1.5-8 training standard deviations per metric (x 0.7-1.3 per
+    an amplitude log-uniform in ``amplitude`` (1.5-8) training standard deviations per metric (x 0.7-1.3 per
     metric). Values stay within the training range ``[lo, hi]``. Returns the copy and
     ``[(start, end, metrics)]`` in the interpretation-label format; events are >= 20 rows apart.
     """
@@ -114,7 +114,7 @@ def plant(X: np.ndarray, rng, *, sd: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             dims = [seed, *order[: k - 1]]
         else:
             dims = [seed, *rng.choice(np.setdiff1d(live, [seed]), size=k - 1, replace=False)]
-        amp = float(np.exp(rng.uniform(np.log(1.5), np.log(8.0))))
+        amp = float(np.exp(rng.uniform(np.log(amplitude[0]), np.log(amplitude[1]))))
         for j in dims:
             a = amp * sd[j] * rng.uniform(0.7, 1.3)
             up = (hi[j] - med[j]) >= (med[j] - lo[j])  # towards the side with more room
@@ -153,7 +153,8 @@ def _bases(det, Xfit_stats, Xeval, segs, T: int, pad: int) -> dict[str, np.ndarr
     return out
 
 
-def _load_splits(path_npz: Path, path_interp: Path, *, seed: int, val_fraction: float, n_plant: int):
+def _load_splits(path_npz: Path, path_interp: Path, *, seed: int, val_fraction: float, n_plant: int,
+                 amplitude: tuple[float, float] = (1.5, 8.0)):
     """Fit part of ``train``, fit statistics, and ``{split: (rows, segments)}`` (planted copies of the held-out tail, test)."""
     d = np.load(path_npz)
     Xtr, Xte = d["train"].astype(np.float32), d["test"].astype(np.float32)
@@ -169,7 +170,7 @@ def _load_splits(path_npz: Path, path_interp: Path, *, seed: int, val_fraction: 
     splits = {}
     for r in range(n_plant):
         rng = np.random.default_rng(1000 * seed + r + 1)
-        splits[f"plant{r}"] = plant(Xval, rng, sd=Xfit.std(axis=0), lo=lo, hi=hi, corr=corr)
+        splits[f"plant{r}"] = plant(Xval, rng, sd=Xfit.std(axis=0), lo=lo, hi=hi, corr=corr, amplitude=amplitude)
     splits["test"] = (Xte, read_interp(path_interp))
     return Xfit, (mu, sd, med, mad), splits
 
@@ -210,7 +211,7 @@ def _write_npz(path: Path, out: dict) -> None:
 
 def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 16, epochs: int = 10,
                    train_stride: int = 4, seed: int = 0, val_fraction: float = 0.2, n_plant: int = 2,
-                   pad: int = 8, log=print) -> dict[str, dict[str, np.ndarray]]:
+                   pad: int = 8, amplitude: tuple[float, float] = (1.5, 8.0), log=print) -> dict[str, dict[str, np.ndarray]]:
     """Per split (``plant0``, ``plant1``, ..., ``test``) the base arrays, and ``spread`` (cached).
 
     Also the library's default telemetry explanation (``"residual_z"``) per row, as ``deployed``
@@ -221,6 +222,8 @@ def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 1
     from anomalib_ae.explain.residuals import residual_spreads
 
     key = f"v{CACHE_VERSION}_T{T}_e{epochs}_s{train_stride}_seed{seed}_val{val_fraction}_p{n_plant}_pad{pad}"
+    if tuple(amplitude) != (1.5, 8.0):
+        key += f"_amp{amplitude[0]:g}-{amplitude[1]:g}"
     folder = cache / path_npz.stem
     folder.mkdir(parents=True, exist_ok=True)
     arr_file, dep_file = folder / f"arrays_{key}.npz", folder / f"deployed_{key}.npz"
@@ -230,7 +233,8 @@ def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 1
             out[split].update(dd)
         return out
     t0 = time.time()
-    Xfit, stats, splits = _load_splits(path_npz, path_interp, seed=seed, val_fraction=val_fraction, n_plant=n_plant)
+    Xfit, stats, splits = _load_splits(path_npz, path_interp, seed=seed, val_fraction=val_fraction, n_plant=n_plant,
+                                       amplitude=amplitude)
     Wfit = windows(Xfit, T, np.arange(0, len(Xfit) - T + 1, train_stride))
     det, fit_s = _model(folder, Wfit, T=T, epochs=epochs, train_stride=train_stride, seed=seed,
                         val_fraction=val_fraction)
@@ -345,29 +349,34 @@ def evaluate(arrays: dict, splits: list[str], segments: bool = False) -> dict[st
                 As = smooth(A, B["rows"], h)[lab]
                 per.setdefault(key, []).append(As)
     out = {k: culprit_scores(np.concatenate(v), culprits) for k, v in per.items()}
-    if segments:  # one ranking per labelled segment (mean over its rows)
-        B = arrays[splits[0]]
-        lab = B["seg"] >= 0
-        sid = B["seg"][lab]
-        ids = np.unique(sid)
-        G = [np.flatnonzero(B["culprits"][lab][sid == i][0]) for i in ids]
-        for name, A in candidates(B, arrays["spread"]):
-            for h in SMOOTH:
-                key = name if h == 0 else f"{name} ~{2 * h + 1}rows"
-                As = smooth(A, B["rows"], h)[lab]
-                S = np.stack([As[sid == i].mean(axis=0) for i in ids])
-                out[key]["segments_hitrate@150"] = culprit_scores(S, G)["hitrate@150"]
+    if segments:  # one ranking per labelled segment (mean over its rows), pooled over the splits
+        per_seg: dict[str, list] = {}
+        seg_culprits = []
+        for sp in splits:
+            B = arrays[sp]
+            lab = B["seg"] >= 0
+            sid = B["seg"][lab]
+            ids = np.unique(sid)
+            seg_culprits.extend(np.flatnonzero(B["culprits"][lab][sid == i][0]) for i in ids)
+            for name, A in candidates(B, arrays["spread"]):
+                for h in SMOOTH:
+                    key = name if h == 0 else f"{name} ~{2 * h + 1}rows"
+                    As = smooth(A, B["rows"], h)[lab]
+                    per_seg.setdefault(key, []).append(np.stack([As[sid == i].mean(axis=0) for i in ids]))
+        for key, v in per_seg.items():
+            out[key]["segments_hitrate@150"] = culprit_scores(np.concatenate(v), seg_culprits)["hitrate@150"]
     return out
 
 
 #: bump when the candidate grid or the scoring changes (evaluations are cached per machine)
-EVAL_VERSION = 1
+EVAL_VERSION = 2
 
 
 def run_machine(path_npz: Path, path_interp: Path, cache: Path, log=print, **kw) -> dict:
     """Culprit scores of every candidate on the planted training rows and the test labels of one machine (cached)."""
     arrays = machine_arrays(path_npz, path_interp, cache, log=log, **kw)
-    res_file = cache / path_npz.stem / f"eval_v{CACHE_VERSION}.{EVAL_VERSION}_{json.dumps(kw, sort_keys=True)}.json"
+    tag = "_".join(f"{k}{'-'.join(map(str, v)) if isinstance(v, (tuple, list)) else v}" for k, v in sorted(kw.items()))
+    res_file = cache / path_npz.stem / f"eval_v{CACHE_VERSION}.{EVAL_VERSION}_{tag}.json"
     if res_file.exists():
         return json.loads(res_file.read_text())
     plants = sorted(k for k in arrays if k.startswith("plant"))
@@ -380,7 +389,7 @@ def run_machine(path_npz: Path, path_interp: Path, cache: Path, log=print, **kw)
         "n_planted_rows": int(sum((arrays[p]["seg"] >= 0).sum() for p in plants)),
         "seconds": {"fit_ae": round(float(sp["fit_seconds"]), 1),
                     **{b: round(float(arrays["test"][f"seconds_{b}"]), 2) for b in (*BASES, "deployed")}},
-        "selection": evaluate(arrays, plants),
+        "selection": evaluate(arrays, plants, segments=True),
         "test": evaluate(arrays, ["test"], segments=True),
     }
     dump(res, res_file)
