@@ -165,7 +165,8 @@ def _load_splits(path_npz: Path, path_interp: Path, *, seed: int, val_fraction: 
     med = np.median(Xfit, axis=0)
     mad = np.median(np.abs(Xfit - med), axis=0) * 1.4826
     mad = np.where(mad > 1e-6, mad, sd)
-    corr = np.nan_to_num(np.corrcoef(Xfit[::4].T))
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant metrics have no correlation
+        corr = np.nan_to_num(np.corrcoef(Xfit[::4].T))
     lo, hi = Xtr.min(axis=0), Xtr.max(axis=0)
     splits = {}
     for r in range(n_plant):

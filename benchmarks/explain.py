@@ -206,7 +206,7 @@ def markdown(res: dict) -> str:
         how = "planted training anomalies" if s["select_on"] == "train" else "the TEST labels (exploratory, not honest)"
         L += [f"## SMD culprit metrics, mean over {len(s['machines'])} machine(s)", "",
               f"{len(c)} candidate rankings; chosen on {how}: `{s['chosen']}`; "
-              f"best without smoothing over rows: `{s['chosen_unsmoothed']}` "
+              f"best without the benchmark's extra smoothing of row attributions (`~N rows`): `{s['chosen_unsmoothed']}` "
               f"(beats naive on {s['machines_better_than_naive']} of {len(s['machines'])} machines)", "",
               "| ranking | planted (train) HR@150% | planted per segment HR@150% | test HR@100% | test HR@150% | "
               "test NDCG@150% | test per segment HR@150% |",
