@@ -3,8 +3,10 @@
 ``ae``, ``vae``, ``cvad``, ``mae`` and ``sage`` reconstruct their input; the residual of a value
 is ``(x_hat - x) ** 2`` in the detector's standardised units. :func:`normalized_residuals`
 divides it by the value's typical residual on training data (``residual_scale_``, fitted at
-``fit``), so a metric that is always hard to reconstruct does not win every ranking; on SMD
-that normalisation is what lifts the culprit hit rate (see ``docs/explanations.md``).
+``fit``), so a metric that is always hard to reconstruct does not win every ranking. On SMD
+that plain division hurts (near-constant metrics get inflated: HitRate@150 % 0.455 vs 0.596);
+the 99th percentile with a floor (``residual_q99_``), blended with the z-score, is what
+``"residual_z"`` uses (see ``docs/explanations.md``).
 """
 
 from __future__ import annotations
