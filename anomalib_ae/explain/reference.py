@@ -6,7 +6,9 @@
 * ``train_median_``: one sample's per-value median (occlusion's replacement value);
 * ``train_mean_``, ``train_scale_``: per-value mean and standard deviation (the z-score baseline);
 * ``residual_scale_``: RMS reconstruction residual on the training data, per feature / metric /
-  channel (reconstruction detectors only, else None).
+  channel (reconstruction detectors only, else None);
+* ``residual_q99_``: the 99th percentile of the same residuals, the unit of ``"residual_z"``
+  (:mod:`anomalib_ae.explain.blend`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ def fit_reference(detector, X: np.ndarray) -> dict:
         "train_mean_": X64.mean(axis=0),
         "train_scale_": scale,
         "residual_scale_": None,
+        "residual_q99_": None,
     }
     if getattr(detector, "module_", None) is not None:
-        from anomalib_ae.explain.residuals import residual_scale
+        from anomalib_ae.explain.residuals import residual_spreads
 
         try:
-            out["residual_scale_"] = residual_scale(detector, X)
+            spreads = residual_spreads(detector, X)
         except (RuntimeError, ValueError):  # a network whose forward is not a reconstruction
-            out["residual_scale_"] = None
+            spreads = None
+        if spreads is not None:
+            out["residual_scale_"], out["residual_q99_"] = spreads
     return out
