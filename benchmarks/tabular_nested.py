@@ -19,7 +19,7 @@ choice never sees the sets it is reported on:
 
     python benchmarks/tabular.py --seeds 0 --jobs 1 --detectors pyod.knn,pyod.lof,ae,deepsvdd,cand:knn1,... \\
         --save-scores /work/cache/tabular_nested/scores --out /work/cache/tabular_nested/seed0_candidates
-    python benchmarks/tabular_nested.py /work/cache/tabular_nested/scores --sizes 1 2 3 4 5 --random-splits 50
+    python benchmarks/tabular_nested.py /work/cache/tabular_nested/scores --sizes 1 2 3 4 --random-splits 50
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: ``ensemble:knn-lof-cos-gmm`` of benchmarks/tabular.py by its ``cand:*`` member names (mean rule)
-CURRENT = ("cand:knn1", "cand:knn1-l1", "cand:knn7-mean-l1", "cand:knn1-cos", "cand:lof10", "cand:gmm8-reg0.1")
+#: (score files name ``cand:x`` as ``cand_x``)
+CURRENT = ("cand_knn1", "cand_knn1-l1", "cand_knn7-mean-l1", "cand_knn1-cos", "cand_lof10", "cand_gmm8-reg0.1")
 BASELINE = "pyod.knn"
 
 
@@ -66,12 +67,13 @@ def combo_table(table, labels, members: list[str], sizes: list[int], rules: list
                 combos.append((c, rule))
     auc = np.zeros((len(combos), len(sets)))
     counts = np.zeros(len(sets))
+    col = {m: i for i, m in enumerate(members)}
     for key in keys:
         j = sets.index(key[0])
         counts[j] += 1
-        cols, y = table[key], labels[key]
+        S_all, y = np.column_stack([table[key][m] for m in members]), labels[key]
         for i, (c, rule) in enumerate(combos):
-            S = np.column_stack([cols[m] for m in c])
+            S = S_all[:, [col[m] for m in c]]
             s = S.mean(axis=1) if rule == "mean" else combine(S, rule, random_state=0)
             auc[i, j] += fast_auroc(y, s)
     return combos, auc / counts, sets
@@ -105,7 +107,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scores", type=Path, help="folder written by tabular.py --save-scores")
     ap.add_argument("--exclude", default="", help="comma-separated members to leave out")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--rules", nargs="+", default=["mean"])
     ap.add_argument("--random-splits", type=int, default=50)
     ap.add_argument("--out", type=Path, default=RESULTS / "tabular_nested")
