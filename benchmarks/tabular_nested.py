@@ -20,6 +20,10 @@ choice never sees the sets it is reported on:
     python benchmarks/tabular.py --seeds 0 --jobs 1 --detectors pyod.knn,pyod.lof,ae,deepsvdd,cand:knn1,... \\
         --save-scores /work/cache/tabular_nested/scores --out /work/cache/tabular_nested/seed0_candidates
     python benchmarks/tabular_nested.py /work/cache/tabular_nested/scores --sizes 1 2 3 4 --random-splits 50
+
+A detector's own settings, chosen the same way from result JSONs (defaults + ``cand:<name>-*`` rows):
+
+    python benchmarks/tabular_nested.py --choose-setting vae out.json benchmarks/results/tabular_seed0.json variants.json
 """
 
 from __future__ import annotations
@@ -101,8 +105,48 @@ def direction(combos, auc, sets, sel: np.ndarray, rep: np.ndarray, idx_base: int
     return out, i
 
 
+def choose_setting(result_files: list[Path], prefix: str, out: Path | None) -> dict:
+    """Nested choice of one detector's setting from ``tabular.py`` result JSONs (rows ``auroc`` per set, seed).
+
+    Candidates: detector ``prefix`` (its defaults) and every ``cand:<prefix>-*`` row. The setting with the best
+    mean AUROC on one half of the sets (the same alternating halves) is reported on the other half.
+    """
+    per = {}
+    for f in result_files:
+        for r in json.loads(Path(f).read_text())["results"]:
+            name = r["detector"]
+            if (name == prefix or name.startswith(f"cand:{prefix}-")) and r.get("auroc") is not None:
+                per.setdefault(name, {}).setdefault(r["dataset"], []).append(r["auroc"])
+    sets = sorted(set.intersection(*(set(v) for v in per.values())))
+    names = sorted(per)
+    auc = np.array([[np.mean(per[n][ds]) for ds in sets] for n in names])
+    n = len(sets)
+    a, b = np.arange(0, n, 2), np.arange(1, n, 2)
+    nested = np.zeros(n)
+    dirs = {}
+    for label, sel, rep in (("choose_on_B_report_on_A", b, a), ("choose_on_A_report_on_B", a, b)):
+        i = choose(auc, sel)
+        nested[rep] = auc[i, rep]
+        dirs[label] = {"chosen": names[i], "auroc_selection": float(auc[i, sel].mean()),
+                       "auroc_held_out": float(auc[i, rep].mean()),
+                       "default_held_out": float(auc[names.index(prefix), rep].mean())}
+    res = {"detector": prefix, "sets": sets, "settings": {nm: float(auc[k].mean()) for k, nm in enumerate(names)},
+           "directions": dirs, "nested_mean_auroc": float(nested.mean()),
+           "default_mean_auroc": float(auc[names.index(prefix)].mean())}
+    print(json.dumps(res, indent=1))
+    if out is not None:
+        out.write_text(json.dumps(res, indent=1))
+    return res
+
+
 def main(argv=None) -> None:
     from tabular_combinations import load
+
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--choose-setting":  # --choose-setting PREFIX OUT.json RESULTS.json [RESULTS.json ...]
+        choose_setting([Path(f) for f in argv[3:]], argv[1], Path(argv[2]))
+        return
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scores", type=Path, help="folder written by tabular.py --save-scores")

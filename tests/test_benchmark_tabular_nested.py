@@ -43,3 +43,19 @@ def test_nested_choice_reports_on_the_other_half(tmp_path):
     # "a" is strong on odd sets, "b" on even: each half picks a combination containing its own winner
     assert meta["summary"]["nested_per_set"].keys() == {f"set{k}" for k in range(6)}
     assert "Nested mean AUROC" in out.with_suffix(".md").read_text()
+
+
+def test_setting_choice_uses_the_other_half(tmp_path):
+    rows = []
+    for k in range(6):
+        for det, auc in (("vae", 0.8), ("cand:vae-x", 0.9 if k % 2 else 0.7), ("pyod.knn", 0.99)):
+            rows.append({"dataset": f"s{k}", "seed": 0, "detector": det, "auroc": auc})
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps({"results": rows}))
+    res = tabular_nested.choose_setting([f], "vae", tmp_path / "o.json")
+    assert set(res["settings"]) == {"vae", "cand:vae-x"}
+    # B = odd sets, where the variant wins: chosen there, reported on the even sets where it loses
+    d = res["directions"]["choose_on_B_report_on_A"]
+    assert d["chosen"] == "cand:vae-x" and abs(d["auroc_held_out"] - 0.7) < 1e-12
+    assert res["directions"]["choose_on_A_report_on_B"]["chosen"] == "vae"
+    assert abs(res["nested_mean_auroc"] - 0.75) < 1e-12
