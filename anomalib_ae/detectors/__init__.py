@@ -8,6 +8,7 @@ from anomalib_ae.detectors.base import BaseDetector
 from anomalib_ae.models.ae.detector import AutoEncoder
 from anomalib_ae.models.cvad.detector import CVAD
 from anomalib_ae.models.deepsvdd.detector import DeepSAD, DeepSVDD
+from anomalib_ae.models.idnn.detector import InterpolationDNN
 from anomalib_ae.models.mae.detector import MaskedAutoEncoder
 from anomalib_ae.models.sage.detector import SAGE
 from anomalib_ae.models.vae.detector import VariationalAutoEncoder
@@ -23,6 +24,7 @@ __all__ = [
     "DeepSAD",
     "DeepSVDD",
     "Ensemble",
+    "InterpolationDNN",
     "MaskedAutoEncoder",
     "VariationalAutoEncoder",
 ]

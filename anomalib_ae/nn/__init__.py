@@ -28,6 +28,7 @@ NETWORKS = {
     "DeepSVDDAutoEncoderNet": "deepsvdd.pretrain",
     "SVDDConvDecoderNet": "deepsvdd.pretrain",
     "SAGENet": "sage.network",
+    "InterpolationNet": "idnn.network",
 }
 
 

@@ -19,9 +19,14 @@ sys.path.insert(0, str(HERE))
 from make_model_files_v1 import data  # noqa: E402
 
 
+#: detectors registered after the version-1 files were written (no v1 file can exist for them); their
+#: save / load round trips are tested in their own test files (idnn: tests/test_idnn.py)
+ADDED_AFTER_V1 = {"idnn"}
+
+
 def test_every_registered_detector_and_adapter_is_covered():
     assert not MANIFEST["skipped"]
-    assert set(MANIFEST["detectors"]) == set(anomalib_ae.list_detectors())
+    assert set(MANIFEST["detectors"]) | ADDED_AFTER_V1 == set(anomalib_ae.list_detectors())
     kinds = {anomalib_ae.load(FILES / c["file"]).kind for c in MANIFEST["pipelines"].values()}
     assert kinds == {"tabular", "image", "audio", "telemetry"}
 
