@@ -9,6 +9,7 @@ from anomalib_ae.models.ae.detector import AutoEncoder
 from anomalib_ae.models.cvad.detector import CVAD
 from anomalib_ae.models.deepsvdd.detector import DeepSAD, DeepSVDD
 from anomalib_ae.models.mae.detector import MaskedAutoEncoder
+from anomalib_ae.models.riad.detector import RIAD
 from anomalib_ae.models.sage.detector import SAGE
 from anomalib_ae.models.vae.detector import VariationalAutoEncoder
 
@@ -24,5 +25,6 @@ __all__ = [
     "DeepSVDD",
     "Ensemble",
     "MaskedAutoEncoder",
+    "RIAD",
     "VariationalAutoEncoder",
 ]

@@ -1,0 +1,165 @@
+"""``riad``: reconstruction by inpainting (U-Net from scratch), scored by the MSGMS map."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+
+from anomalib_ae.detectors._deep import BaseDeepDetector
+from anomalib_ae.models.riad.network import RIADNet
+from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import Interval, StrOptions
+
+#: Seed of the fixed scoring cell sets.
+MASK_SEED = 0
+
+
+@register_detector("riad")
+class RIAD(BaseDeepDetector):
+    """Reconstruction-by-inpainting anomaly detection (Zavrtanik et al., 2021), made for images.
+
+    A U-Net learns to inpaint grid cells removed from normal images (``n_masks`` disjoint
+    cell sets per image that together cover it; cell sides drawn from ``cell_sizes``).
+    Loss: MSE + ``ssim_weight`` (1 - SSIM) + ``gms_weight`` MSGMS. The anomaly map is the
+    multi-scale gradient-magnitude-similarity distance between an image and its inpainted
+    reconstruction, averaged over the cell sizes and mean-filtered; the score is the mean of
+    its top ``top_fraction`` pixels (the maximum for 0). ``error_map`` returns that map, so
+    explanations and pixel AUROC use it. See :mod:`anomalib_ae.models.riad.network`.
+    Windows ``(n, T, d)`` are inpainted as one-channel ``T x d`` images and vectors as
+    one-pixel-high images (cells then span features), so every input kind fits and scores.
+
+    Parameters
+    ----------
+    hidden_dims : sequence of int, optional
+        U-Net widths per stage; ``len - 1`` 2x downsamplings. Default (8, 16, 32, 64).
+    cell_sizes : sequence of int, default (2, 4, 8, 16)
+        Sides in pixels of the removed square cells.
+    n_masks : int, default 3
+        Disjoint cell sets per image (network passes per reconstruction).
+    ssim_weight, gms_weight : float, default 1.0
+        Weights of the SSIM and MSGMS terms of the loss beside the MSE.
+    map_kind : {"msgms", "ssim", "both"}, default "msgms"
+        Distance behind the anomaly map.
+    smooth : int, default 7
+        Side of the mean filter applied to the map (1 = none).
+    top_fraction : float in [0, 1], default 0.0
+        Share of the smoothed map's pixels averaged into the score; 0 = the maximum.
+    train_crop : int or None, default 32
+        Train on random ``train_crop``-pixel squares (4x cheaper at 64 px; the network is
+        fully convolutional and scores whole images); None trains on whole images.
+    latent_dim
+        Unused (the U-Net has no vector bottleneck); kept for the shared interface.
+    epochs, batch_size, lr, weight_decay, validation_fraction, patience, random_state, \
+accelerator, verbose, contamination, threshold
+        As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
+
+    Examples
+    --------
+    >>> import numpy as np, anomalib_ae
+    >>> X = np.random.default_rng(0).random((40, 16, 16)).astype("float32")
+    >>> det = anomalib_ae.create("riad", hidden_dims=(4, 8), cell_sizes=(2, 4), epochs=1,
+    ...                          train_crop=None, random_state=0, verbose=False).fit(X)
+    >>> det.score(X[:3]).shape
+    (3,)
+    """
+
+    _constraints: dict = {
+        **BaseDeepDetector._constraints,
+        "cell_sizes": ["array-like"],
+        "n_masks": [Interval(Integral, 2, None, closed="left")],
+        "ssim_weight": [Interval(Real, 0, None, closed="left")],
+        "gms_weight": [Interval(Real, 0, None, closed="left")],
+        "map_kind": [StrOptions({"msgms", "ssim", "both"})],
+        "smooth": [Interval(Integral, 1, None, closed="left")],
+        "top_fraction": [Interval(Real, 0, 1, closed="both")],
+        "train_crop": [Interval(Integral, 4, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell_sizes=(2, 4, 8, 16),
+        n_masks=3,
+        ssim_weight=1.0,
+        gms_weight=1.0,
+        map_kind="msgms",
+        smooth=7,
+        top_fraction=0.0,
+        train_crop=32,
+        hidden_dims=None,
+        latent_dim=None,
+        epochs=40,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=0.0,
+        validation_fraction=0.1,
+        patience=None,
+        input_kind="auto",
+        random_state=None,
+        accelerator="auto",
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        precision=None,
+        verbose="auto",
+        contamination=0.1,
+        threshold=None,
+    ):
+        self.cell_sizes = cell_sizes
+        self.n_masks = n_masks
+        self.ssim_weight = ssim_weight
+        self.gms_weight = gms_weight
+        self.map_kind = map_kind
+        self.smooth = smooth
+        self.top_fraction = top_fraction
+        self.train_crop = train_crop
+        self.hidden_dims = hidden_dims
+        self.latent_dim = latent_dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.input_kind = input_kind
+        self.random_state = random_state
+        self.accelerator = accelerator
+        self.strategy = strategy
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.precision = precision
+        self.verbose = verbose
+        self.contamination = contamination
+        self.threshold = threshold
+
+    def _hidden_dims(self) -> tuple[int, ...]:
+        if self.hidden_dims is None:
+            return (8, 16, 32, 64)
+        return super()._hidden_dims()
+
+    def _split_standardize(self, X: np.ndarray):
+        out = super()._split_standardize(X)
+        Xs, train_idx = out[0], out[1]
+        span = float(Xs[train_idx].max() - Xs[train_idx].min()) if train_idx.size else 1.0
+        self.data_range_ = span if np.isfinite(span) and span > 0 else 1.0
+        return out
+
+    def _build_module(self):
+        cells = tuple(int(k) for k in np.atleast_1d(np.asarray(self.cell_sizes)))
+        if not cells or min(cells) < 1:
+            raise ValueError(f"cell_sizes must be positive integers, got {self.cell_sizes!r}")
+        return RIADNet(
+            self.model_shape_,
+            channels=self._hidden_dims(),
+            cell_sizes=cells,
+            n_masks=int(self.n_masks),
+            data_range=float(getattr(self, "data_range_", 1.0)),
+            ssim_weight=float(self.ssim_weight),
+            gms_weight=float(self.gms_weight),
+            map_kind=self.map_kind,
+            smooth=int(self.smooth),
+            top_fraction=float(self.top_fraction),
+            train_crop=None if self.train_crop is None else int(self.train_crop),
+            seed=MASK_SEED,
+        )
