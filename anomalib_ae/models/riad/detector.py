@@ -40,7 +40,10 @@ class RIAD(BaseDeepDetector):
     ssim_weight, gms_weight : float, default 1.0
         Weights of the SSIM and MSGMS terms of the loss beside the MSE.
     map_kind : {"msgms", "ssim", "both"}, default "msgms"
-        Distance behind the anomaly map.
+        Distance behind the anomaly map. ``map_kind``, ``smooth`` and ``top_fraction`` only
+        read the fitted network's reconstructions: changed with ``set_params`` after
+        ``fit``, they apply to the next ``score`` / ``error_map`` without refitting (the
+        threshold and calibration scores stay those of the fitted setting).
     smooth : int, default 7
         Side of the mean filter applied to the map (1 = none).
     top_fraction : float in [0, 1], default 0.0
@@ -144,6 +147,24 @@ accelerator, verbose, contamination, threshold
         span = float(Xs[train_idx].max() - Xs[train_idx].min()) if train_idx.size else 1.0
         self.data_range_ = span if np.isfinite(span) and span > 0 else 1.0
         return out
+
+    #: parameters that only change how maps and scores are read: they act without refitting
+    SCORING_PARAMS = ("map_kind", "smooth", "top_fraction")
+
+    def _sync_scoring(self) -> None:
+        module = getattr(self, "module_", None)
+        if module is not None:
+            module.map_kind = self.map_kind
+            module.smooth = int(self.smooth)
+            module.top_fraction = float(self.top_fraction)
+
+    def _module_score(self, x):
+        self._sync_scoring()
+        return self.module_.score(x)
+
+    def error_map(self, X):
+        self._sync_scoring()
+        return super().error_map(X)
 
     def _build_module(self):
         cells = tuple(int(k) for k in np.atleast_1d(np.asarray(self.cell_sizes)))
