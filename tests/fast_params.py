@@ -37,5 +37,5 @@ OVERRIDES["cvad"] = {"disc_epochs": 2}
 # pre-training is covered by tests/test_deep_detectors.py; the registry-wide checks skip it
 OVERRIDES["deepsvdd"] = {"pretrain": False}
 OVERRIDES["deepsad"] = {"pretrain": False}
-# issue 17: RIAD (inpainting U-Net): two stages, one cell size, two passes, whole images
-OVERRIDES["riad"] = {"hidden_dims": (4, 8), "cell_sizes": (4,), "n_masks": 2, "train_crop": None}
+# issue 17: RIAD (inpainting U-Net): two stages, one cell size, two passes, 16-pixel training crops
+OVERRIDES["riad"] = {"hidden_dims": (4, 8), "cell_sizes": (4,), "n_masks": 2, "train_crop": 16}

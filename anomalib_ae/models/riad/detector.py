@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.models.riad.network import RIADNet
+from anomalib_ae.models.riad.network import MAP_KINDS, RIADNet
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import Interval, StrOptions
 
@@ -39,11 +39,14 @@ class RIAD(BaseDeepDetector):
         Disjoint cell sets per image (network passes per reconstruction).
     ssim_weight, gms_weight : float, default 1.0
         Weights of the SSIM and MSGMS terms of the loss beside the MSE.
-    map_kind : {"msgms", "ssim", "both"}, default "msgms"
-        Distance behind the anomaly map. ``map_kind``, ``smooth`` and ``top_fraction`` only
-        read the fitted network's reconstructions: changed with ``set_params`` after
-        ``fit``, they apply to the next ``score`` / ``error_map`` without refitting (the
-        threshold and calibration scores stay those of the fitted setting).
+    map_kind : {"auto", "msgms", "ssim", "both", "mse"}, default "auto"
+        Distance behind the anomaly map; "auto" is "msgms" for images and "mse" (squared
+        error of the inpainted values) for windows and vectors, where gradients and SSIM
+        windows mean little (the mean filter applies to images only). ``map_kind``,
+        ``smooth`` and ``top_fraction`` only read the fitted network's reconstructions:
+        changed with ``set_params`` after ``fit``, they apply to the next ``score`` /
+        ``error_map`` without refitting (the threshold and calibration scores stay those of
+        the fitted setting).
     smooth : int, default 7
         Side of the mean filter applied to the map (1 = none).
     top_fraction : float in [0, 1], default 0.0
@@ -73,7 +76,7 @@ accelerator, verbose, contamination, threshold
         "n_masks": [Interval(Integral, 2, None, closed="left")],
         "ssim_weight": [Interval(Real, 0, None, closed="left")],
         "gms_weight": [Interval(Real, 0, None, closed="left")],
-        "map_kind": [StrOptions({"msgms", "ssim", "both"})],
+        "map_kind": [StrOptions({"auto", *MAP_KINDS})],
         "smooth": [Interval(Integral, 1, None, closed="left")],
         "top_fraction": [Interval(Real, 0, 1, closed="both")],
         "train_crop": [Interval(Integral, 4, None, closed="left"), None],
@@ -86,7 +89,7 @@ accelerator, verbose, contamination, threshold
         n_masks=3,
         ssim_weight=1.0,
         gms_weight=1.0,
-        map_kind="msgms",
+        map_kind="auto",
         smooth=7,
         top_fraction=0.0,
         train_crop=32,
@@ -151,10 +154,15 @@ accelerator, verbose, contamination, threshold
     #: parameters that only change how maps and scores are read: they act without refitting
     SCORING_PARAMS = ("map_kind", "smooth", "top_fraction")
 
+    def _map_kind(self) -> str:
+        if self.map_kind != "auto":
+            return self.map_kind
+        return "msgms" if getattr(self, "input_kind_", "image") == "image" else "mse"
+
     def _sync_scoring(self) -> None:
         module = getattr(self, "module_", None)
         if module is not None:
-            module.map_kind = self.map_kind
+            module.map_kind = self._map_kind()
             module.smooth = int(self.smooth)
             module.top_fraction = float(self.top_fraction)
 
@@ -178,7 +186,7 @@ accelerator, verbose, contamination, threshold
             data_range=float(getattr(self, "data_range_", 1.0)),
             ssim_weight=float(self.ssim_weight),
             gms_weight=float(self.gms_weight),
-            map_kind=self.map_kind,
+            map_kind=self._map_kind(),
             smooth=int(self.smooth),
             top_fraction=float(self.top_fraction),
             train_crop=None if self.train_crop is None else int(self.train_crop),

@@ -29,6 +29,9 @@ from torch import nn
 
 from anomalib_ae.nn.base import AnomalyModule
 
+#: anomaly-map distances: gradient similarity, structure, their mean, plain squared error
+MAP_KINDS = ("msgms", "ssim", "both", "mse")
+
 _PREWITT = torch.tensor([[1.0, 0.0, -1.0], [1.0, 0.0, -1.0], [1.0, 0.0, -1.0]]) / 3.0
 
 
@@ -153,8 +156,9 @@ class RIADNet(AnomalyModule):
     n_masks : disjoint cell sets per image (passes per reconstruction).
     data_range : value range ``L`` of the standardised images (SSIM and GMS constants).
     ssim_weight, gms_weight : loss weights of ``1 - SSIM`` and MSGMS beside the MSE.
-    map_kind : "msgms", "ssim" or "both" (mean of ``1 - MSGMS`` and ``(1 - SSIM) / 2``).
-    smooth : side of the mean filter applied to the map (1 = none).
+    map_kind : "msgms", "ssim", "both" (mean of ``1 - MSGMS`` and ``(1 - SSIM) / 2``) or "mse"
+        (squared error of the inpainted values).
+    smooth : side of the mean filter applied to an image's map (1 = none; never for windows / vectors).
     top_fraction : share of the smoothed map's pixels averaged into the image score.
     seed : seed of the fixed scoring cell sets.
     """
@@ -178,8 +182,8 @@ class RIADNet(AnomalyModule):
         super().__init__()
         if len(input_shape) not in (1, 2, 3):
             raise ValueError(f"RIAD needs (C, H, W), (T, d) or (d,) samples, got shape {tuple(input_shape)}")
-        if map_kind not in ("msgms", "ssim", "both"):
-            raise ValueError(f"map_kind must be 'msgms', 'ssim' or 'both', got {map_kind!r}")
+        if map_kind not in MAP_KINDS:
+            raise ValueError(f"map_kind must be one of {MAP_KINDS}, got {map_kind!r}")
         self.input_shape = tuple(int(v) for v in input_shape)
         # windows (T, d) are one-channel T x d images, vectors (d,) one-pixel-high images
         self.image_shape = (1,) * (3 - len(self.input_shape)) + self.input_shape
@@ -252,6 +256,8 @@ class RIADNet(AnomalyModule):
         return loss
 
     def _distance(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+        if self.map_kind == "mse":
+            return (recon - x).pow(2).mean(dim=1, keepdim=True)
         if self.map_kind == "msgms":
             return msgms_map(x, recon, self.gms_c)
         ssim_d = (1.0 - ssim_map(x, recon, self.data_range, self.ssim_window)) / 2.0
@@ -266,7 +272,7 @@ class RIADNet(AnomalyModule):
         for masks in self.score_masks:
             total = total + self._distance(x, self.inpaint(x, masks))
         amap = total / len(self.score_masks)
-        if self.smooth > 1:
+        if self.smooth > 1 and len(self.input_shape) == 3:  # images only: features have no neighbourhood
             p = self.smooth // 2
             amap = F.avg_pool2d(F.pad(amap, (p, p, p, p), mode="replicate"), self.smooth, stride=1)
             amap = amap[..., : x.shape[-2], : x.shape[-1]]
