@@ -64,7 +64,7 @@ def test_riad_fits_scores_saves_and_maps(tmp_path):
     np.testing.assert_array_equal(loaded.score(X), det.score(X))
     np.testing.assert_array_equal(loaded.error_map(X[:3]), emap)
     # the score is the top of the map (top_fraction 0: its maximum)
-    np.testing.assert_allclose(s[:3], emap.reshape(3, -1).max(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(np.maximum(s[:3], 0), emap.reshape(3, -1).max(axis=1), rtol=1e-6)
 
 
 def test_planted_bright_square_lies_in_the_top_5_percent_of_its_map():
@@ -75,7 +75,11 @@ def test_planted_bright_square_lies_in_the_top_5_percent_of_its_map():
     A, method = attribute(det, test)
     assert method == "residual" and A.shape == test.shape
     for a in A:
-        assert a[9:12, 3:6].mean() >= np.quantile(a, 0.95)
+        # MSGMS compares gradients: the square shows on its edges (the 5x5 block around it)
+        block = a[8:13, 2:7]
+        assert block.max() >= np.quantile(a, 0.95) and np.quantile(block, 0.5) >= np.quantile(a, 0.95)
+        r, c = np.unravel_index(np.argmax(a), a.shape)
+        assert 8 <= r < 13 and 2 <= c < 7  # the map's peak is on the square
     s_anom = det.score(test)
     s_norm = det.score(_tiles(4, seed=2))
     assert s_anom.min() > s_norm.max()
@@ -88,3 +92,20 @@ def test_bad_parameters_are_value_errors():
         anomalib_ae.create("riad", n_masks=1).fit(_tiles(8))
     with pytest.raises(ValueError):
         RIADNet((1, 8, 8), cell_sizes=(0,))
+
+
+def test_map_settings_do_not_touch_training_and_refit_like_fit():
+    """The benchmark reuses one trained network for several map settings: that equals a fresh fit."""
+    X = _tiles(40)
+    a = anomalib_ae.create("riad", epochs=1, smooth=3, map_norm=False, **TINY).fit(X)
+    b = anomalib_ae.create("riad", epochs=1, smooth=1, map_norm=True, **TINY).fit(X)
+    for pa, pb in zip(a.module_.parameters(), b.module_.parameters()):
+        assert torch.equal(pa, pb)
+    a.set_params(smooth=1, map_norm=True)
+    Xs, train_idx, _, _ = a._split_standardize(X)
+    a._fit_map_norm(Xs[train_idx])
+    np.testing.assert_array_equal(a.score(X), b.score(X))
+    assert b.map_mean_.shape == (1, 1, 16, 16) and np.all(b.map_scale_ > 0)
+    b.set_params(smooth=5)  # the statistics belong to smooth=1
+    with pytest.raises(ValueError, match="refit"):
+        b.score(X[:2])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.models.riad.network import MAP_KINDS, RIADNet
@@ -42,13 +43,16 @@ class RIAD(BaseDeepDetector):
     map_kind : {"auto", "msgms", "ssim", "both", "mse"}, default "auto"
         Distance behind the anomaly map; "auto" is "msgms" for images and "mse" (squared
         error of the inpainted values) for windows and vectors, where gradients and SSIM
-        windows mean little (the mean filter applies to images only). ``map_kind``,
-        ``smooth`` and ``top_fraction`` only read the fitted network's reconstructions:
-        changed with ``set_params`` after ``fit``, they apply to the next ``score`` /
-        ``error_map`` without refitting (the threshold and calibration scores stay those of
-        the fitted setting).
-    smooth : int, default 7
+        windows mean little (the mean filter applies to images only). Training ignores
+        ``map_kind``, ``smooth``, ``map_norm`` and ``top_fraction``; ``top_fraction`` alone
+        acts without refitting when changed with ``set_params`` (the threshold and
+        calibration scores stay those of the fitted setting).
+    smooth : int, default 1
         Side of the mean filter applied to the map (1 = none).
+    map_norm : bool, default True
+        Standardise the map per pixel by its mean and standard deviation over training
+        images (fitted after training); the score is then how much more than normal
+        images an image differs from its inpainting, at its most unusual pixel.
     top_fraction : float in [0, 1], default 0.0
         Share of the smoothed map's pixels averaged into the score; 0 = the maximum.
     train_crop : int or None, default 32
@@ -80,6 +84,7 @@ accelerator, verbose, contamination, threshold
         "smooth": [Interval(Integral, 1, None, closed="left")],
         "top_fraction": [Interval(Real, 0, 1, closed="both")],
         "train_crop": [Interval(Integral, 4, None, closed="left"), None],
+        "map_norm": ["boolean"],
     }
 
     def __init__(
@@ -90,8 +95,9 @@ accelerator, verbose, contamination, threshold
         ssim_weight=1.0,
         gms_weight=1.0,
         map_kind="auto",
-        smooth=7,
+        smooth=1,
         top_fraction=0.0,
+        map_norm=True,
         train_crop=32,
         hidden_dims=None,
         latent_dim=None,
@@ -119,6 +125,7 @@ accelerator, verbose, contamination, threshold
         self.map_kind = map_kind
         self.smooth = smooth
         self.top_fraction = top_fraction
+        self.map_norm = map_norm
         self.train_crop = train_crop
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
@@ -152,7 +159,12 @@ accelerator, verbose, contamination, threshold
         return out
 
     #: parameters that only change how maps and scores are read: they act without refitting
-    SCORING_PARAMS = ("map_kind", "smooth", "top_fraction")
+    SCORING_PARAMS = ("top_fraction",)
+    #: parameters the network's training ignores (they shape the map and its normalisation,
+    #: fitted after training by :meth:`_fit_map_norm`)
+    MAP_PARAMS = ("map_kind", "smooth", "top_fraction", "map_norm")
+    #: most training rows behind the per-pixel map statistics
+    MAP_NORM_ROWS = 256
 
     def _map_kind(self) -> str:
         if self.map_kind != "auto":
@@ -162,9 +174,41 @@ accelerator, verbose, contamination, threshold
     def _sync_scoring(self) -> None:
         module = getattr(self, "module_", None)
         if module is not None:
-            module.map_kind = self._map_kind()
-            module.smooth = int(self.smooth)
+            key = [self._map_kind(), int(self.smooth)]
+            fitted = getattr(self, "map_key_", None)
+            if getattr(self, "map_mean_", None) is not None and fitted is not None and list(fitted) != key:
+                raise ValueError(
+                    f"map_kind / smooth are {key} but the map statistics were fitted for {list(fitted)}: refit"
+                )
+            module.map_kind, module.smooth = key
             module.top_fraction = float(self.top_fraction)
+            mean, scale = getattr(self, "map_mean_", None), getattr(self, "map_scale_", None)
+            module.map_mean = None if mean is None else torch.from_numpy(np.asarray(mean, np.float32))
+            module.map_scale = None if scale is None else torch.from_numpy(np.asarray(scale, np.float32))
+
+    def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
+        super()._train(X_train, y_train, X_val, y_val, seed)
+        self._fit_map_norm(X_train)
+
+    def _fit_map_norm(self, Xs_train: np.ndarray) -> None:
+        """Per-pixel mean and standard deviation of the maps of (up to 256, evenly spaced) training rows.
+
+        Where normal images always differ from their inpainting (tile borders, fixed
+        texture), the raw map is high on every image; the standardised map is high where
+        this image differs more than normal images do at that pixel. ``map_norm=False``
+        keeps the raw map.
+        """
+        self.map_mean_ = self.map_scale_ = None
+        self.map_key_ = [self._map_kind(), int(self.smooth)]
+        self._sync_scoring()
+        if not self.map_norm or len(Xs_train) < 2:
+            return
+        n = len(Xs_train)
+        idx = np.unique(np.linspace(0, n - 1, min(n, self.MAP_NORM_ROWS)).round().astype(int))
+        maps = self._apply_fixed(self.module_.pixel_map, Xs_train[idx])
+        self.map_mean_ = maps.mean(axis=0, keepdims=True).astype(np.float32)
+        self.map_scale_ = (maps.std(axis=0, keepdims=True) + 1e-6).astype(np.float32)
+        self._sync_scoring()
 
     def _module_score(self, x):
         self._sync_scoring()

@@ -202,6 +202,9 @@ class RIADNet(AnomalyModule):
         self.top_fraction = float(top_fraction)
         self.ssim_window = int(ssim_window)
         self.train_crop = None if train_crop is None else int(train_crop)
+        # per-pixel mean / scale of normal maps (set by the detector after training; None = raw map)
+        self.map_mean: torch.Tensor | None = None
+        self.map_scale: torch.Tensor | None = None
         self.unet = UNet(self.image_shape[0], channels)
         _, h, w = self.image_shape
         gen = torch.Generator().manual_seed(int(seed))
@@ -266,7 +269,8 @@ class RIADNet(AnomalyModule):
         return (msgms_map(x, recon, self.gms_c) + ssim_d) / 2.0
 
     def pixel_map(self, x: torch.Tensor) -> torch.Tensor:
-        """Smoothed anomaly map ``(n, 1, H, W)``: the distance averaged over cell sizes, mean-filtered."""
+        """Anomaly map ``(n, 1, H, W)``: the distance averaged over cell sizes, mean-filtered, and
+        standardised per pixel by ``map_mean`` / ``map_scale`` when those are set."""
         x = self._image(x)
         total = torch.zeros(x.shape[0], 1, *x.shape[-2:], dtype=x.dtype, device=x.device)
         for masks in self.score_masks:
@@ -276,11 +280,16 @@ class RIADNet(AnomalyModule):
             p = self.smooth // 2
             amap = F.avg_pool2d(F.pad(amap, (p, p, p, p), mode="replicate"), self.smooth, stride=1)
             amap = amap[..., : x.shape[-2], : x.shape[-1]]
+        if self.map_mean is not None and self.map_scale is not None:
+            amap = (amap - self.map_mean.to(amap)) / self.map_scale.to(amap)
         return amap
 
     def error_map(self, x: torch.Tensor) -> torch.Tensor:
-        """The smoothed anomaly map broadcast over channels: ``x``'s shape."""
+        """The anomaly map broadcast over channels, ``x``'s shape; a standardised map is clipped
+        at 0 (only pixels that differ more than normal ones count as errors)."""
         m = self.pixel_map(x)
+        if self.map_mean is not None:
+            m = m.clamp_min(0.0)  # standardised: the part above normal (errors are non-negative)
         return m.expand(x.shape[0], *self.image_shape).reshape(x.shape).contiguous()
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
