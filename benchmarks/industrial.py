@@ -276,6 +276,7 @@ def main(argv=None) -> None:
                     help="a Python with anomalib installed (its own venv: anomalib needs torchvision)")
     ap.add_argument("--anomalib-epochs", type=int, default=10)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--note", default="", help="a line printed under the table (e.g. why a peer did not run)")
     args = ap.parse_args(argv)
     import torch
 
@@ -331,6 +332,7 @@ def main(argv=None) -> None:
         "",
         table(rows),
         "",
+        *([args.note, ""] if args.note else []),
     ])
     print(md, flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
