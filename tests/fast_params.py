@@ -38,4 +38,4 @@ OVERRIDES["cvad"] = {"disc_epochs": 2}
 OVERRIDES["deepsvdd"] = {"pretrain": False}
 OVERRIDES["deepsad"] = {"pretrain": False}
 # issue 17: RIAD (inpainting U-Net): two stages, one cell size, two passes, 16-pixel training crops
-OVERRIDES["riad"] = {"hidden_dims": (4, 8), "cell_sizes": (4,), "n_masks": 2, "train_crop": 16}
+OVERRIDES["riad"] = {"hidden_dims": (4, 8), "cell_sizes": (4,), "n_masks": 2, "train_crop": 16, "epochs": 1}
