@@ -40,3 +40,5 @@ OVERRIDES["deepsad"] = {"pretrain": False}
 
 # issue 17: interpolation network (IDNN); vectors predict every feature from the others (d passes)
 OVERRIDES["idnn"] = {"hidden_dims": (16,), "latent_dim": 4}
+# issue 17: RIAD (inpainting U-Net): two stages, one cell size, two passes, 16-pixel training crops
+OVERRIDES["riad"] = {"hidden_dims": (4, 8), "cell_sizes": (4,), "n_masks": 2, "train_crop": 16, "epochs": 1}

@@ -10,6 +10,7 @@ from anomalib_ae.models.cvad.detector import CVAD
 from anomalib_ae.models.deepsvdd.detector import DeepSAD, DeepSVDD
 from anomalib_ae.models.idnn.detector import InterpolationDNN
 from anomalib_ae.models.mae.detector import MaskedAutoEncoder
+from anomalib_ae.models.riad.detector import RIAD
 from anomalib_ae.models.sage.detector import SAGE
 from anomalib_ae.models.vae.detector import VariationalAutoEncoder
 
@@ -26,5 +27,6 @@ __all__ = [
     "Ensemble",
     "InterpolationDNN",
     "MaskedAutoEncoder",
+    "RIAD",
     "VariationalAutoEncoder",
 ]
