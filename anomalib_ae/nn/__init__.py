@@ -29,6 +29,8 @@ NETWORKS = {
     "SVDDConvDecoderNet": "deepsvdd.pretrain",
     "SAGENet": "sage.network",
     "InterpolationNet": "idnn.network",
+    "UNet": "riad.network",
+    "RIADNet": "riad.network",
 }
 
 
