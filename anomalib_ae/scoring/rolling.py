@@ -28,9 +28,10 @@ Adaptive level (``gamma``)
 A window quantile at level ``1 - alpha`` flags more than ``alpha`` of the next normal items
 when the scores are autocorrelated and drift (the window always lags). With ``gamma > 0`` the
 level adapts as in adaptive conformal inference (Gibbs & Candes, NeurIPS 2021):
-``alpha_t+1 = alpha_t + gamma (alpha - flag_t)`` over the items presumed normal (kept within
-``[0, max_level * alpha]``), so the alarm rate on them is pulled back to ``alpha`` whatever the
-drift. The cap stops a long quiet stretch from raising the level so far that the next burst
+``alpha_t+1 = alpha_t + gamma (alpha - flag_t)`` over every item (kept within
+``[0, max_level * alpha]``), so the alarm rate is pulled back to ``alpha`` whatever the drift;
+after an incident the level is lower for a while (flags on clear anomalies count too, which
+did better on SMD's training period than counting only the items that enter the window). The cap stops a long quiet stretch from raising the level so far that the next burst
 of normal fluctuations is flagged wholesale.
 
 Each item is scored against the window and level as they stood at the last refresh, at most
@@ -197,10 +198,10 @@ class RollingCalibrator:
                 rate = self._n_recent_flags / k
                 lo, hi = self._band(k)
                 rates[i], drift[i] = rate, not (lo <= rate <= hi)
+            step = self.alpha_t_ + self.gamma * (self.alpha - float(flags[i]))
+            self.alpha_t_ = min(self.max_level * self.alpha, 1.0, max(0.0, step))
             normal = v <= self.exclude_threshold_
             self._run = 0 if normal else self._run + 1
             if normal or (self.max_excluded_run is not None and self._run > self.max_excluded_run):
                 self._win.append(float(v))
-                step = self.alpha_t_ + self.gamma * (self.alpha - float(flags[i]))
-                self.alpha_t_ = min(self.max_level * self.alpha, 1.0, max(0.0, step))
         return RollingResult(th, flags, pv, rates, drift)
