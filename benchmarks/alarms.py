@@ -172,11 +172,10 @@ def smd_scores(path: Path, args) -> dict:
 #: Rolling strategies compared on SMD; the default of RollingCalibrator was chosen on the label-free
 #: train-period simulation (fit on the first half of the train period, roll over its second half).
 ROLLING_CANDIDATES = {
-    "fixed level, exclusions only (before)": {"max_excluded_run": None, "gamma": 0.0},
-    "+ new-level rule (360)": {"gamma": 0.0},
-    "+ adaptive level, gamma 0.002, uncapped": {"max_level": 100.0},
-    "+ adaptive level, gamma 0.005, cap 2 alpha": {"gamma": 0.005},
-    "+ adaptive level, gamma 0.002, cap 2 alpha (default)": {},
+    "fixed level, exclusions only (before), refresh 60": {"max_excluded_run": None, "gamma": 0.0, "refresh": 60},
+    "+ new-level rule (360), refresh 60": {"gamma": 0.0, "refresh": 60},
+    "+ adaptive level (gamma 0.002, cap 2 alpha), refresh 60": {"refresh": 60},
+    "+ adaptive level, refresh 5 (default)": {},
 }
 
 

@@ -106,7 +106,7 @@ class RollingCalibrator:
         Step of the adaptive level (0: the fixed level ``1 - alpha``).
     max_level : float, default 2.0
         The adaptive false-alarm level stays within ``[0, max_level * alpha]``.
-    refresh : int, default 60
+    refresh : int, default 5
         Threshold, exclusion level and p-values are recomputed every ``refresh`` items.
     drift_window : int, optional
         Items over which the realised rate is checked; default ``window``.
@@ -120,7 +120,7 @@ class RollingCalibrator:
     """
 
     def __init__(self, calibration_scores, alpha: float, window: int = 4320, exclude_p: float | None = None,
-                 max_excluded_run: int | None = 360, gamma: float = 0.002, max_level: float = 2.0, refresh: int = 60,
+                 max_excluded_run: int | None = 360, gamma: float = 0.002, max_level: float = 2.0, refresh: int = 5,
                  drift_window: int | None = None, level: float = 0.99, min_items: int = 100):
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
