@@ -13,11 +13,16 @@ Held-out calibration on every path
     else whole recordings held out (``"holdout"``);
   - ``telemetry``: a time-ordered tail (``"holdout"``): per entity the last
     ``calibration_fraction`` of the rows; windows are cut from each part separately, so no
-    calibration window overlaps the fit part. Too few rows: the training timestamps with a
+    calibration window overlaps the fit part. A tail too short for two windows: time-blocked
+    cross-fitting (``"crossfit"``); too short for that as well: the training timestamps with a
     warning (``"train"``).
 * ``"holdout"``: audio / telemetry as above (the detector is fitted on the rest only).
 * ``"crossfit"``: audio: K-fold over recordings (K = ``min(5, recordings)``), each fold scored
-  by a detector fitted without it, then the final detector fitted on all clips.
+  by a detector fitted without it, then the final detector fitted on all clips. Telemetry:
+  per entity the time range is cut into K contiguous blocks (K = ``min(5, rows // (2 window))``);
+  each block is scored by a detector fitted on the other blocks, whose windows never reach
+  into it (windows are cut from the block alone, and the removed block is a gap no fit window
+  spans), then the final detector is fitted on all rows.
 * ``"train"``: the training items' own scores (optimistic: they were seen in training).
 
 Every threshold rule is then resolved on these item scores by
@@ -87,9 +92,8 @@ def fit_calibrated(pipe, data) -> CalibratedFit:
     if adapter.kind == "audio":
         return _fit_audio(pipe, adapter, data, mode)
     if adapter.kind == "telemetry" and mode != "train":
-        if mode == "crossfit":
-            raise ValueError("calibration='crossfit' is not available for telemetry: use 'holdout' (a time-ordered tail)")
-        out = _fit_telemetry_tail(pipe, adapter, data, strict=mode == "holdout")
+        out = (_fit_telemetry_crossfit(pipe, adapter, data, strict=True) if mode == "crossfit"
+               else _fit_telemetry_tail(pipe, adapter, data, strict=mode == "holdout"))
         if out is not None:
             return out
         mode = "train"
@@ -153,17 +157,68 @@ def _fit_telemetry_tail(pipe, adapter, data, strict: bool) -> CalibratedFit | No
     except ValueError as exc:
         if strict:
             raise
-        warnings.warn(f"{exc}; thresholds and p-values are calibrated on the training timestamps (optimistic); "
-                      "run `anomalib-ae calibrate` on fresh normal data", UserWarning, stacklevel=3)
-        return None
+        return _fit_telemetry_crossfit(pipe, adapter, df, strict=False, reason=str(exc))
     f = _fit_features(pipe, adapter, fit_df)
     det = _fit_detector(pipe, adapter, f.X)
-    fc = adapter.transform(cal_df)
-    cal = _items(adapter, det, fc, valid_only=False)
-    t = pd.Series(fc.items[adapter.reader_.timestamp_col]).to_numpy()
+    cal, t = _timed_items(adapter, det, cal_df)
     cal = cal[np.argsort(t, kind="stable")]  # time order: rolling re-calibration starts from the latest
     train_items = adapter.item_scores(det.decision_scores_, f)
     return CalibratedFit(adapter, f, det, cal[np.isfinite(cal)], train_items[np.isfinite(train_items)], "holdout")
+
+
+def _timed_items(adapter, det, df) -> tuple[np.ndarray, np.ndarray]:
+    fc = adapter.transform(df)
+    return _items(adapter, det, fc, valid_only=False), pd.Series(fc.items[adapter.reader_.timestamp_col]).to_numpy()
+
+
+def time_blocks(df: pd.DataFrame, timestamp_col: str, entity_col: str | None, min_rows: int,
+                max_blocks: int = 5) -> list[np.ndarray]:
+    """Row positions of K contiguous time blocks (block k: the k-th of K per entity), K = min(max_blocks, rows // min_rows).
+
+    Raises ValueError when an entity has fewer than ``2 * min_rows`` rows (fewer than two blocks).
+    """
+    from anomalib_ae.data.telemetry import _parse_time
+
+    t, _ = _parse_time(df, timestamp_col)
+    ent = df[entity_col].to_numpy(dtype=object) if entity_col is not None else np.zeros(len(df), dtype=object)
+    per_entity = []
+    for e in pd.unique(pd.Series(ent, dtype=object)):
+        pos = np.flatnonzero(ent == e)
+        per_entity.append(pos[np.argsort(t[pos], kind="stable")])
+    k = min([max_blocks] + [len(p) // min_rows for p in per_entity])
+    if k < 2:
+        raise ValueError(f"too few rows per entity for time-blocked cross-fitting (needs {2 * min_rows})")
+    return [np.sort(np.concatenate([np.array_split(p, k)[j] for p in per_entity])) for j in range(k)]
+
+
+def _fit_telemetry_crossfit(pipe, adapter, data, strict: bool, reason: str = "") -> CalibratedFit | None:
+    """Time-blocked K-fold: each block scored by a detector fitted on the other blocks, final fit on all."""
+    from anomalib_ae.adapters.base import as_frame
+
+    df = as_frame(data)
+    entity = adapter.entity_col if adapter.entity_col in df.columns else None
+    try:
+        blocks = time_blocks(df, adapter.timestamp_col, entity, 2 * int(adapter.window))
+    except ValueError as exc:
+        if strict:
+            raise
+        warnings.warn(f"{reason or exc}; {exc}; thresholds and p-values are calibrated on the training timestamps "
+                      "(optimistic); run `anomalib-ae calibrate` on fresh normal data", UserWarning, stacklevel=4)
+        return None
+    scores, times = [], []
+    for block in blocks:
+        adapter_k = pipe._make_adapter()
+        rest = np.setdiff1d(np.arange(len(df)), block)
+        det_k = _fit_detector(pipe, adapter_k, _fit_features(pipe, adapter_k, df.iloc[rest]).X)
+        s, t = _timed_items(adapter_k, det_k, df.iloc[block])
+        scores.append(s)
+        times.append(t)
+    cal, t = np.concatenate(scores), np.concatenate(times)
+    cal = cal[np.argsort(t, kind="stable")]
+    f = _fit_features(pipe, adapter, df)
+    det = _fit_detector(pipe, adapter, f.X)
+    train_items = adapter.item_scores(det.decision_scores_, f)
+    return CalibratedFit(adapter, f, det, cal[np.isfinite(cal)], train_items[np.isfinite(train_items)], "crossfit")
 
 
 def rolling_table(pipe, table: pd.DataFrame, scores: np.ndarray, alpha: float) -> dict:

@@ -140,7 +140,11 @@ class Pipeline(AlarmsMixin):
             ``good/`` is used), a list of files or an array of images; ``audio``: a folder,
             a file or a list of files; ``telemetry`` / ``tabular``: a CSV / Parquet path or
             a DataFrame (tabular also takes a 2-D array).
-        y : ignored
+        y : array of 1 / 0, optional
+            A few known anomalies (1; 0 or -1: normal or unlabelled), one label per item
+            (in-memory tables, images and clip lists; not telemetry): they are held out of the
+            fit and the ``p-value -> P(anomaly)`` map is fitted on their p-values (Platt, prior
+            ``contamination``; :meth:`calibrate_probability`).
 
         Returns
         -------
@@ -153,9 +157,11 @@ class Pipeline(AlarmsMixin):
         is skipped for ``telemetry`` as the windower documents.
         """
         from anomalib_ae.alarms import fit_calibrated
+        from anomalib_ae.alarms_labels import split_known
         from anomalib_ae.scoring.threshold import parse_threshold
 
         parse_threshold(self.threshold)
+        data, known = split_known(data, y, self.kind)
         fc = fit_calibrated(self, data)
         adapter, f, det = fc.adapter, fc.features, fc.detector
         self.adapter_, self.detector_ = adapter, det
@@ -165,6 +171,8 @@ class Pipeline(AlarmsMixin):
         self.probability_map_ = None
         self._set_threshold(self.rule(), fc.train_item_scores)
         self.n_train_items_ = int(f.valid.sum())
+        if known is not None:
+            self.calibrate_probability(known, np.ones(len(known)), prior=self.contamination_())
         return self
 
     # ------------------------------------------------------------------ score

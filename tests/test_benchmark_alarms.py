@@ -29,3 +29,21 @@ def test_summary_and_markdown_report_every_set_and_mode():
     md = alarms.markdown(rows, {"quick": True, "seconds": 60, "threads": 1, "summary": summ,
                                 "telemetry_epochs": 3, "telemetry_stride": 4})
     assert "| tabular | a | static | 0.012 |" in md and "| tabular | b | static | 0.080 |" in md
+
+
+def test_rolling_selection_and_fit_label_sections():
+    rows = []
+    for ds, sim in (("m1", 0.012), ("m2", 0.09)):
+        for a in alarms.ALPHAS:
+            rows.append({"domain": "telemetry-selection", "dataset": ds, "alpha": a, "mode": "cand",
+                         "sim_rate": sim, "fpr": a, "recall": 0.4})
+    rows.append({"domain": "tabular-labels", "dataset": "cardio", "n_known": 10, "anomaly_share": 0.2,
+                 "ece_fit_labels": 0.05, "ece_prior_bound": 0.15})
+    sel = alarms._selection(rows)
+    assert sel["cand/0.01"]["sim_within_0.02"] == 1 and sel["cand/0.05"]["sim_within_0.02"] == 0
+    assert sel["cand/0.01"]["test_within_0.02"] == 2
+    assert alarms._summary(rows) == {}  # neither kind of row is a false-alarm set
+    md = alarms.markdown(rows, {"quick": False, "seconds": 60, "threads": 1, "summary": {}, "rolling_window": 4320,
+                                "rolling_selection": sel, "telemetry_epochs": None, "telemetry_stride": None})
+    assert "| cand | 0.01 | 1/2 | 0.041 | 2/2 | 0.010 | 0.400 |" in md
+    assert "| cardio | 10 | 0.200 | 0.050 | 0.150 |" in md

@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomalib_ae.scoring.calibration import conformal_p_values
-from anomalib_ae.scoring.probability import ProbabilityMap, fit_probability_map, loo_p_values
+from anomalib_ae.scoring.probability import ProbabilityMap, fit_probability_map, labelled_anomalies, loo_p_values
 from anomalib_ae.scoring.threshold import parse_threshold, resolve_threshold
 from anomalib_ae.validation import Interval, check_params
 from anomalib_ae.value_range import check_fits_float32, non_finite_score_error
@@ -59,6 +59,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
     #: Registered name; set by :func:`anomalib_ae.register_detector`.
     _registered_name: str | None = None
+    #: The detector learns from fit-time labels (semi-supervised); else known anomalies are held out of the fit.
+    _fits_labels: bool = False
 
     # ------------------------------------------------------------------ to implement
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
@@ -108,7 +110,15 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit / score
     def fit(self, X, y=None):
-        """Fit on normal data ``X``; ``y`` is ignored except by semi-supervised detectors.
+        """Fit on normal data ``X``, with optional labels ``y`` (1 = known anomaly, 0 / -1 = normal or unlabelled).
+
+        With a few known anomalies (at most a quarter of the rows) a detector that does not learn from
+        labels is fitted on the other rows, and the ``p-value -> P(anomaly)`` map
+        (:meth:`calibrate_probability`, Platt, prior ``contamination``) is fitted on the
+        held-out anomalies' p-values against the calibration scores (Deep SAD style).
+        ``decision_scores_`` and ``labels_`` still cover every row. Detectors that learn from
+        labels (``deepsad``) train on them and keep the label-free probability: call
+        :meth:`calibrate_probability` on labelled items they did not see.
 
         Returns
         -------
@@ -123,6 +133,10 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         parse_threshold(getattr(self, "threshold", None))  # fail before training on a bad strategy
         self.calibration_scores_ = None
         self.probability_map_ = None
+        known = None if self._fits_labels else labelled_anomalies(y)
+        X_all = X
+        if known is not None:  # known anomalies are not fitted as normal data
+            X, y = X[~known], y[~known]
         self._fit(X, y)
         from anomalib_ae.explain.reference import fit_reference
 
@@ -132,7 +146,14 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         if getattr(self, "calibration_scores_", None) is None:
             # No held-out normal data: calibrate on training scores (optimistic, documented).
             self.calibration_scores_ = self.decision_scores_.copy()
+        if known is not None:
+            every = np.empty(X_all.shape[0])
+            every[~known] = self.decision_scores_
+            every[known] = self._checked_scores(self._score(X_all[known]), int(known.sum()))
+            self.decision_scores_ = every
         self._apply_threshold(getattr(self, "threshold", None))
+        if known is not None:
+            self.calibrate_probability(X_all[known], np.ones(int(known.sum())), prior=self.contamination)
         return self
 
     def _apply_threshold(self, threshold) -> None:

@@ -63,6 +63,21 @@ def prior_probability(p_values, prior: float) -> np.ndarray:
     return 1.0 / (1.0 + (1.0 - prior) / prior * bf)
 
 
+def labelled_anomalies(y) -> np.ndarray | None:
+    """Mask of the items labelled anomalous (1) in fit-time labels ``y`` (0 / -1: normal or unlabelled).
+
+    None when ``y`` is None, holds other values, labels no anomaly or labels more than a
+    quarter of the items (that is not "a few known anomalies" among normal data).
+    """
+    if y is None:
+        return None
+    y = np.asarray(y).reshape(-1)
+    if y.size == 0 or y.dtype.kind not in "biuf" or not np.isin(y, (-1, 0, 1)).all():
+        return None
+    known = y == 1
+    return known if 0 < known.sum() <= 0.25 * y.size else None
+
+
 def loo_p_values(calibration_scores) -> np.ndarray:
     """Leave-one-out conformal p-value of each calibration score against the others.
 

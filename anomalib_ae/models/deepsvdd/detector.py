@@ -226,6 +226,7 @@ class DeepSVDD(_SVDDDetector):
 
 @register_detector("deepsad")
 class DeepSAD(_SVDDDetector):
+    _fits_labels = True  # trains on the known anomalies (base.fit does not hold them out)
     __doc__ = (
         """Deep SAD (Ruff et al., ICLR 2020): Deep SVDD that also learns from a few known anomalies.
 
