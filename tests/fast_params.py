@@ -37,3 +37,6 @@ OVERRIDES["cvad"] = {"disc_epochs": 2}
 # pre-training is covered by tests/test_deep_detectors.py; the registry-wide checks skip it
 OVERRIDES["deepsvdd"] = {"pretrain": False}
 OVERRIDES["deepsad"] = {"pretrain": False}
+
+# issue 17: telemetry window AE (one small hidden layer keeps the registry-wide suites fast)
+OVERRIDES["winae"] = {"hidden_dims": (16,), "latent_dim": 4}

@@ -11,6 +11,7 @@ from anomalib_ae.models.deepsvdd.detector import DeepSAD, DeepSVDD
 from anomalib_ae.models.mae.detector import MaskedAutoEncoder
 from anomalib_ae.models.sage.detector import SAGE
 from anomalib_ae.models.vae.detector import VariationalAutoEncoder
+from anomalib_ae.models.winae.detector import WindowAutoEncoder
 
 from anomalib_ae.detectors import pyod as _pyod  # noqa: E402,F401  (registers "pyod.*")
 from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
@@ -25,4 +26,5 @@ __all__ = [
     "Ensemble",
     "MaskedAutoEncoder",
     "VariationalAutoEncoder",
+    "WindowAutoEncoder",
 ]
