@@ -22,8 +22,8 @@ Protocol (the same for every method):
   pick the threshold on the test labels (an upper bound, as in the literature); AUROC needs none.
 
 Scores are cached per method and machine in ``--cache`` (default ``$SMD_PEERS_CACHE``, else
-``/work/cache/smd_peers`` where ``/work/cache`` exists, else ``~/.cache/anomalib_ae/smd_peers``), keyed by the method's settings, so tables are recomputed without
-refitting. Results: ``benchmarks/results/telemetry_peers[_<tag>].{json,md}``.
+``/work/cache/smd_peers`` where ``/work/cache`` exists, else ``~/.cache/anomalib_ae/smd_peers``),
+keyed by the method's settings, so tables are recomputed without refitting (``--cached-only``). Results: ``benchmarks/results/telemetry_peers[_<tag>].{json,md}``.
 """
 
 from __future__ import annotations
