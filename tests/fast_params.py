@@ -42,3 +42,5 @@ OVERRIDES["deepsad"] = {"pretrain": False}
 OVERRIDES["idnn"] = {"hidden_dims": (16,), "latent_dim": 4}
 # issue 17: RIAD (inpainting U-Net): two stages, one cell size, two passes, 16-pixel training crops
 OVERRIDES["riad"] = {"hidden_dims": (4, 8), "cell_sizes": (4,), "n_masks": 2, "train_crop": 16, "epochs": 1}
+# issue 17: telemetry window AE (one small hidden layer keeps the registry-wide suites fast)
+OVERRIDES["winae"] = {"hidden_dims": (16,), "latent_dim": 4}

@@ -13,6 +13,7 @@ from anomalib_ae.models.mae.detector import MaskedAutoEncoder
 from anomalib_ae.models.riad.detector import RIAD
 from anomalib_ae.models.sage.detector import SAGE
 from anomalib_ae.models.vae.detector import VariationalAutoEncoder
+from anomalib_ae.models.winae.detector import WindowAutoEncoder
 
 from anomalib_ae.detectors import pyod as _pyod  # noqa: E402,F401  (registers "pyod.*")
 from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
@@ -29,4 +30,5 @@ __all__ = [
     "MaskedAutoEncoder",
     "RIAD",
     "VariationalAutoEncoder",
+    "WindowAutoEncoder",
 ]

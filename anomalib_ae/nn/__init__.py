@@ -31,6 +31,7 @@ NETWORKS = {
     "InterpolationNet": "idnn.network",
     "UNet": "riad.network",
     "RIADNet": "riad.network",
+    "MetricRMSEAutoEncoderNet": "winae.network",
 }
 
 

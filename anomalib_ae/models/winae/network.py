@@ -1,0 +1,36 @@
+"""Dense autoencoder over a window ``(T, d)`` whose score averages the metrics' RMSEs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from anomalib_ae.models.ae.network import DenseAutoEncoderNet
+
+
+def metric_rmse(x: torch.Tensor, recon: torch.Tensor, metric_axis: int = -1) -> torch.Tensor:
+    """Mean over metrics of each metric's root-mean-squared error.
+
+    ``metric_axis`` names the metric axis of a sample (``-1``: windows ``(n, T, d)``, whose
+    metric RMSE runs over the window's time steps; vectors ``(n, d)``, whose metric RMSE is the
+    absolute error; ``1``: images ``(n, C, H, W)``, one RMSE per channel). A metric whose error
+    explodes (near-constant in training, moving in test) adds its RMSE, not its squared error,
+    so it cannot drown the others.
+    """
+    err = (recon - x).pow(2).movedim(metric_axis, 1)  # (n, metrics, ...)
+    per_metric = err.flatten(2).mean(dim=2) if err.dim() > 2 else err
+    return per_metric.sqrt().mean(dim=1)
+
+
+class MetricRMSEAutoEncoderNet(DenseAutoEncoderNet):
+    """:class:`~anomalib_ae.models.ae.network.DenseAutoEncoderNet` trained on the MSE, scored by
+    :func:`metric_rmse`."""
+
+    def __init__(self, input_shape: Sequence[int], hidden_dims: Sequence[int], latent_dim: int,
+                 metric_axis: int = -1) -> None:
+        super().__init__(input_shape, hidden_dims, latent_dim)
+        self.metric_axis = int(metric_axis)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        return metric_rmse(x, self(x), self.metric_axis)
