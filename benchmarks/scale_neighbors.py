@@ -78,7 +78,10 @@ def one(spec: dict) -> dict:
     c1, t1 = _cpu(), time.perf_counter()
     scores = det.score(X_test)
     c2, t2 = _cpu(), time.perf_counter()
-    return {**spec, "fit_s": t1 - t0, "score_s": t2 - t1, "fit_cpu_s": c1 - c0, "score_cpu_s": c2 - c1,
+    from anomalib_ae.neighbors import ApproximateSearch
+
+    index = ApproximateSearch().index if spec["search"] == "approximate" else "-"
+    return {**spec, "index": index, "fit_s": t1 - t0, "score_s": t2 - t1, "fit_cpu_s": c1 - c0, "score_cpu_s": c2 - c1,
             "auroc": float(roc_auc_score(y_test, scores)), "rss_before_fit_mb": rss_before,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "loadavg": list(os.getloadavg())}
@@ -94,13 +97,15 @@ def write(rows: list[dict], meta: dict) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     md = [f"Machine: {meta['platform']}, {meta['cpu_count']} cores **shared with other jobs** (times are "
           "upper bounds of a quiet machine). Generated 64-column data; test = 9,000 normal + 1,000 anomalous rows.",
-          "", "| what | rows | search | threads | fit s | score s | fit + score s | CPU s (fit + score) | peak RSS MB | AUROC | load avg |",
-          "|---|---|---|---|---|---|---|---|---|---|---|"]
+          "Rows without CPU seconds are from the previous version (HNSW index, no shared indexes).",
+          "", "| what | rows | search | index | threads | fit s | score s | fit + score s | CPU s (fit + score) | peak RSS MB | AUROC | load avg |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["what"], r["n"], r["search"])):
         if "error" in r:
-            md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {r['threads']} | - | - | - | - | - | {r['error']} | - |")
+            md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {_index(r)} | {r['threads']} | - | - | - | - | - | "
+                      f"{r['error']} | - |")
             continue
-        md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {r['threads']} | {r['fit_s']:.1f} | {r['score_s']:.1f} | "
+        md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {_index(r)} | {r['threads']} | {r['fit_s']:.1f} | {r['score_s']:.1f} | "
                   f"{r['fit_s'] + r['score_s']:.1f} | {_cpu_cell(r)} | {r['peak_rss_mb']:.0f} | {r['auroc']:.4f} | "
                   f"{_load_cell(r)} |")
     for path, text in ((OUT.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=1)),
@@ -108,6 +113,12 @@ def write(rows: list[dict], meta: dict) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, path)
+
+
+def _index(r: dict) -> str:
+    if r["search"] != "approximate":
+        return "-"
+    return r.get("index") or ("ivf" if "fit_cpu_s" in r else "hnsw")  # rows without CPU seconds: before IVF
 
 
 def _cpu_cell(r: dict) -> str:
