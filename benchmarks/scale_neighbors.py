@@ -130,6 +130,7 @@ def _load_cell(r: dict) -> str:
 
 
 def main(argv=None) -> None:
+    global OUT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--what", nargs="+", default=["knn", "ensemble"], choices=["knn", "ensemble"])
@@ -139,8 +140,10 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1, help="OMP/BLAS threads of each run")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is recorded as timed out")
     ap.add_argument("--merge", action="store_true", help="keep earlier rows of settings this run does not redo")
+    ap.add_argument("--out", default=str(OUT), help="results path without suffix (.json and .md are written)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    OUT = Path(args.out)
     if args.one:
         print("RESULT " + json.dumps(one(json.loads(args.one))), flush=True)
         return
