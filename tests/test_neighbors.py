@@ -1,4 +1,4 @@
-"""Neighbour search that scales: approximate (faiss HNSW) against exact, leave-one-out training
+"""Neighbour search that scales: approximate (faiss IVF; HNSW on request) against exact, leave-one-out training
 scores, the auto switch, save / load, and the errors for unsupported combinations."""
 
 import numpy as np
