@@ -171,3 +171,15 @@ def test_approximate_scores_do_not_depend_on_batching():
     det = anomalib_ae.create("pyod.lof", neighbors="approximate", approx_threshold=0).fit(X)
     one_by_one = np.concatenate([det.score(Q[i : i + 1]) for i in range(len(Q))])
     np.testing.assert_array_equal(one_by_one, det.score(Q))
+
+
+def test_hnsw_index_still_built_on_request_and_loaded():
+    X, Q = _clustered(800), _clustered(50, seed=5)
+    hnsw = ApproximateSearch("manhattan", index="hnsw").fit(X)
+    back = ApproximateSearch.from_arrays(hnsw.to_arrays(), "manhattan")
+    assert back.index == "hnsw"
+    np.testing.assert_array_equal(back.kneighbors(Q, 5).distances, hnsw.kneighbors(Q, 5).distances)
+    ivf = ApproximateSearch("manhattan").fit(X)
+    again = ApproximateSearch.from_arrays(ivf.to_arrays(), "manhattan")
+    assert again.index == "ivf" and again.nprobe == ivf.index_.nprobe
+    np.testing.assert_array_equal(again.kneighbors(None, 5).distances, ivf.kneighbors(None, 5).distances)
