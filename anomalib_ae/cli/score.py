@@ -98,8 +98,12 @@ def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, 
         if isinstance(input_path, str) or rolling_window is not None or chunk_rows:
             raise UserError("--engine dask scores files and folders; prometheus:// inputs, --rolling-window and "
                             "--chunk-rows need --engine local")
-        table, pipe, bare = score_on_dask(model_path, input_path, id_column, fmt, scheduler, workers, blocksize,
-                                          connect_timeout)
+        from anomalib_ae.streaming.readers import table_kind
+
+        is_table = input_path.is_file() and table_kind(input_path) is not None
+        pipe, bare = load_as_pipeline(model_path, input_path, id_column, head_rows=1000 if is_table else None)
+        table = score_on_dask(model_path, input_path, pipe, bare, id_column, fmt, scheduler, workers, blocksize,
+                              connect_timeout)
         from anomalib_ae.outputs import write_scores
 
         write_scores(table, output_path, fmt, model=pipe, model_path=model_path, source=str(input_path),

@@ -14,14 +14,13 @@ import pandas as pd
 from anomalib_ae.cli.common import UserError
 
 
-def score_on_dask(model_path: Path, input_path: Path, id_column: str | None, fmt: str | None,
-                  scheduler: str | None, workers: int, blocksize: str,
-                  timeout: float = 10.0) -> tuple[pd.DataFrame, object, bool]:
-    """``(table, pipeline, bare)``: the table ``anomalib-ae score`` writes, scored on Dask.
+def score_on_dask(model_path: Path, input_path: Path, pipe, bare: bool, id_column: str | None, fmt: str | None,
+                  scheduler: str | None, workers: int, blocksize: str, timeout: float = 10.0) -> pd.DataFrame:
+    """The table ``anomalib-ae score`` writes, scored on Dask (``pipe``: the model as a pipeline,
+    ``bare``: a bare detector, as ``cli.score.load_as_pipeline`` gives them).
 
     Raises :class:`UserError` (one ``Error:`` line) when dask is missing or the scheduler
     cannot be reached."""
-    from anomalib_ae.cli.score import load_as_pipeline
     from anomalib_ae.streaming.readers import table_kind
 
     try:
@@ -30,7 +29,6 @@ def score_on_dask(model_path: Path, input_path: Path, id_column: str | None, fmt
     except ImportError as exc:
         raise UserError(f"--engine dask needs dask and distributed (pip install 'anomalib_ae[scale]'): {exc}") from None
     is_table = input_path.is_file() and table_kind(input_path) is not None
-    pipe, bare = load_as_pipeline(model_path, input_path, id_column, head_rows=1000 if is_table else None)
     columns = list(pipe.adapter_.columns_) if bare else None
     if pipe.kind == "telemetry" and fmt is not None:
         raise UserError("--format with a telemetry model needs --engine local (records carry the windows)")
@@ -50,7 +48,7 @@ def score_on_dask(model_path: Path, input_path: Path, id_column: str | None, fmt
         _close(client, own_cluster=scheduler is None)
     if bare:  # a detector's scores name rows by row_id (an id column or the row number)
         table = table.rename(columns={"row": "row_id"})
-    return table, pipe, bare
+    return table
 
 
 def _blocksize(value: str) -> str | int:
