@@ -123,6 +123,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    load_start, t_start = os.getloadavg(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         res = {
             "dask": bench_dask(args.rows, Path(tmp)),
@@ -131,8 +132,11 @@ def main() -> None:
         }
     res["setting"] = {"rows": args.rows, "ddp_epochs": args.ddp_epochs, "cpus": os.cpu_count(),
                       "python": platform.python_version(), "torch_threads": 1,
-                      "date": time.strftime("%Y-%m-%d"), "load_average": os.getloadavg()}
-    lines = [f"# Scale-out paths ({args.rows:,} x 64 rows; load average at the end {os.getloadavg()[0]:.1f})", "",
+                      "date": time.strftime("%Y-%m-%d"), "load_average": os.getloadavg(),
+                      "load_average_start": load_start, "quick": bool(args.quick),
+                      "wall_seconds": time.perf_counter() - t_start}
+    lines = [f"# Scale-out paths ({args.rows:,} x 64 rows{', --quick' if args.quick else ''}; load average "
+             f"{load_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on 2 shared cores)", "",
              "| dask path | workers | s | rows/s | bit-identical |", "|---|--:|--:|--:|---|"]
     lines += [f"| {r['path']} | {r['workers']} | {r['seconds']:.2f} | {r['rows_per_s']:,.0f} | {r['bit_identical']} |"
               for r in res["dask"]]
@@ -144,8 +148,10 @@ def main() -> None:
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=2))
-    out.with_suffix(".md").write_text(text + "\n")
+    for path, body in ((out.with_suffix(".json"), json.dumps(res, indent=2)), (out.with_suffix(".md"), text + "\n")):
+        tmp_path = path.with_suffix(path.suffix + ".tmp")
+        tmp_path.write_text(body)
+        os.replace(tmp_path, path)  # atomic
 
 
 if __name__ == "__main__":

@@ -65,27 +65,49 @@ def one(spec: dict) -> dict:
                 params = {**params, **forced}
             members.append((name, params))
         det = anomalib_ae.Ensemble(members, combine="mean", random_state=0)
-    t0 = time.perf_counter()
+    if spec.get("threads"):
+        try:
+            import faiss
+
+            faiss.omp_set_num_threads(int(spec["threads"]))
+        except ImportError:
+            pass
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # after the data generator
+    c0, t0 = _cpu(), time.perf_counter()
     det.fit(X)
-    t1 = time.perf_counter()
+    c1, t1 = _cpu(), time.perf_counter()
     scores = det.score(X_test)
-    t2 = time.perf_counter()
-    return {**spec, "fit_s": t1 - t0, "score_s": t2 - t1, "auroc": float(roc_auc_score(y_test, scores)),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    c2, t2 = _cpu(), time.perf_counter()
+    from anomalib_ae.neighbors import ApproximateSearch
+
+    index = ApproximateSearch().index if spec["search"] == "approximate" else "-"
+    return {**spec, "index": index, "fit_s": t1 - t0, "score_s": t2 - t1, "fit_cpu_s": c1 - c0, "score_cpu_s": c2 - c1,
+            "auroc": float(roc_auc_score(y_test, scores)), "rss_before_fit_mb": rss_before,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "loadavg": list(os.getloadavg())}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (user + system, all threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def write(rows: list[dict], meta: dict) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     md = [f"Machine: {meta['platform']}, {meta['cpu_count']} cores **shared with other jobs** (times are "
           "upper bounds of a quiet machine). Generated 64-column data; test = 9,000 normal + 1,000 anomalous rows.",
-          "", "| what | rows | search | threads | fit s | score s | fit + score s | peak RSS MB | AUROC |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "Rows without CPU seconds are from the previous version (HNSW index, no shared indexes).",
+          "", "| what | rows | search | index | threads | fit s | score s | fit + score s | CPU s (fit + score) | peak RSS MB | AUROC | load avg |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["what"], r["n"], r["search"])):
         if "error" in r:
-            md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {r['threads']} | - | - | - | - | {r['error']} |")
+            md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {_index(r)} | {r['threads']} | - | - | - | - | - | "
+                      f"{r['error']} | - |")
             continue
-        md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {r['threads']} | {r['fit_s']:.1f} | {r['score_s']:.1f} | "
-                  f"{r['fit_s'] + r['score_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['auroc']:.4f} |")
+        md.append(f"| {r['what']} | {r['n']:,} | {r['search']} | {_index(r)} | {r['threads']} | {r['fit_s']:.1f} | {r['score_s']:.1f} | "
+                  f"{r['fit_s'] + r['score_s']:.1f} | {_cpu_cell(r)} | {r['peak_rss_mb']:.0f} | {r['auroc']:.4f} | "
+                  f"{_load_cell(r)} |")
     for path, text in ((OUT.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=1)),
                        (OUT.with_suffix(".md"), "\n".join(md) + "\n")):
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -93,7 +115,22 @@ def write(rows: list[dict], meta: dict) -> None:
         os.replace(tmp, path)
 
 
+def _index(r: dict) -> str:
+    if r["search"] != "approximate":
+        return "-"
+    return r.get("index") or ("ivf" if "fit_cpu_s" in r else "hnsw")  # rows without CPU seconds: before IVF
+
+
+def _cpu_cell(r: dict) -> str:
+    return f"{r['fit_cpu_s'] + r['score_cpu_s']:.1f}" if "fit_cpu_s" in r else "-"
+
+
+def _load_cell(r: dict) -> str:
+    return f"{r['loadavg'][0]:.1f}" if "loadavg" in r else "-"
+
+
 def main(argv=None) -> None:
+    global OUT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--what", nargs="+", default=["knn", "ensemble"], choices=["knn", "ensemble"])
@@ -103,8 +140,10 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1, help="OMP/BLAS threads of each run")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is recorded as timed out")
     ap.add_argument("--merge", action="store_true", help="keep earlier rows of settings this run does not redo")
+    ap.add_argument("--out", default=str(OUT), help="results path without suffix (.json and .md are written)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    OUT = Path(args.out)
     if args.one:
         print("RESULT " + json.dumps(one(json.loads(args.one))), flush=True)
         return

@@ -137,8 +137,13 @@ def main() -> None:
                        "rows_per_s": thr, "throughput_ratio": score_bare / s})
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": args.rows, "features": args.features, "epochs": ep, "batch_size": bs,
-                               "torch_threads": torch.get_num_threads(), "results": result}, indent=2))
+    import os
+
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(json.dumps({"rows": args.rows, "features": args.features, "epochs": ep, "batch_size": bs,
+                               "torch_threads": torch.get_num_threads(), "load_average": os.getloadavg(),
+                               "results": result}, indent=2))
+    os.replace(tmp, out)  # atomic
     print(f"\nJSON written to {out}")
 
 

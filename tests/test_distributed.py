@@ -116,4 +116,44 @@ def test_killed_worker_loses_no_partition(model, monkeypatch):
 
 def test_unreachable_scheduler_is_a_clear_error():
     with pytest.raises(ConnectionError, match="127.0.0.1:1"):
-        connect("tcp://127.0.0.1:1")
+        connect("tcp://127.0.0.1:1", timeout=1)
+
+
+def test_cli_engine_dask_writes_the_same_bytes(client, tmp_path):
+    """`score --engine dask --scheduler ADDR` (the module's 2-process LocalCluster, 5 partitions)
+    writes byte for byte what one process writes: a detector fitted on an array, an id column."""
+    from click.testing import CliRunner
+
+    from anomalib_ae.cli import cli
+
+    rng = np.random.default_rng(1)
+    det = anomalib_ae.create("pyod.knn").fit(rng.normal(size=(300, 4)))
+    det.save(tmp_path / "a.pt")
+    new = pd.DataFrame(rng.normal(size=(600, 4)), columns=list("abcd"))
+    new.insert(0, "key", [f"k{i}" for i in range(len(new))])
+    new.iloc[::40, 1:] += 5.0
+    new.iloc[9, 2] = np.nan
+    new.to_csv(tmp_path / "new.csv", index=False)
+    base = ["score", "-m", str(tmp_path / "a.pt"), "-i", str(tmp_path / "new.csv"), "--id-column", "key"]
+    local = CliRunner().invoke(cli, base + ["-o", str(tmp_path / "local.csv")])
+    assert local.exit_code == 0, local.output
+    res = CliRunner().invoke(cli, base + ["-o", str(tmp_path / "dask.csv"), "--engine", "dask",
+                                          "--scheduler", client.scheduler.address, "--blocksize", "8000"])
+    assert res.exit_code == 0, res.output
+    assert "scored 599 of 600 rows" in res.output
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+def test_cli_unreachable_scheduler_one_error_line(tmp_path, model):
+    from click.testing import CliRunner
+
+    from anomalib_ae.cli import cli
+
+    path, _, new = model
+    new.to_csv(tmp_path / "new.csv", index=False)
+    res = CliRunner().invoke(cli, ["score", "-m", str(path), "-i", str(tmp_path / "new.csv"), "-o", str(tmp_path / "o.csv"),
+                                   "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1"])
+    assert res.exit_code != 0
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'"), lines
+    assert not (tmp_path / "o.csv").exists()

@@ -1,4 +1,4 @@
-"""Neighbour search that scales: approximate (faiss HNSW) against exact, leave-one-out training
+"""Neighbour search that scales: approximate (faiss IVF; HNSW on request) against exact, leave-one-out training
 scores, the auto switch, save / load, and the errors for unsupported combinations."""
 
 import numpy as np
@@ -142,3 +142,44 @@ def test_sage_latent_knn_approximate_and_reload(tmp_path):
     np.testing.assert_allclose(ap.score(Q), ex.score(Q), rtol=1e-4, atol=1e-6)
     ap.save(tmp_path / "s.safetensors")
     np.testing.assert_array_equal(anomalib_ae.load(tmp_path / "s.safetensors").score(Q), ap.score(Q))
+
+
+def test_ensemble_members_share_one_index_per_metric():
+    """Members with the same metric build one IVF index and one leave-one-out query; their
+    scores are those of the same members fitted alone."""
+    X, Q = _clustered(2000), _clustered(200, seed=3)
+    forced = {"neighbors": "approximate", "approx_threshold": 0}
+    members = [
+        ("pyod.knn", {"params": {"n_neighbors": 1}, **forced}),
+        ("pyod.lof", {"params": {"n_neighbors": 10}, **forced}),
+        ("pyod.knn", {"params": {"n_neighbors": 7, "method": "mean", "metric": "manhattan"}, **forced}),
+        ("pyod.knn", {"params": {"n_neighbors": 1, "metric": "manhattan"}, **forced}),
+    ]
+    ens = anomalib_ae.Ensemble(members, random_state=0).fit(X)
+    searches = [m.estimator_.search_ for m in ens.detectors_]
+    assert searches[0].index_ is searches[1].index_ and searches[2].index_ is searches[3].index_
+    assert searches[0].index_ is not searches[2].index_
+    assert not searches[0]._loo  # the shared leave-one-out candidates are dropped after the fit
+    for (name, params), m in zip(members, ens.detectors_):
+        alone = anomalib_ae.create(name, **params, random_state=m.get_params()["random_state"]).fit(X)
+        np.testing.assert_array_equal(alone.oof_scores_, m.oof_scores_)
+        np.testing.assert_array_equal(alone.score(Q), m.score(Q))
+
+
+def test_approximate_scores_do_not_depend_on_batching():
+    X, Q = _clustered(2000), _clustered(64, seed=4)
+    det = anomalib_ae.create("pyod.lof", neighbors="approximate", approx_threshold=0).fit(X)
+    one_by_one = np.concatenate([det.score(Q[i : i + 1]) for i in range(len(Q))])
+    np.testing.assert_array_equal(one_by_one, det.score(Q))
+
+
+def test_hnsw_index_still_built_on_request_and_loaded():
+    X, Q = _clustered(800), _clustered(50, seed=5)
+    hnsw = ApproximateSearch("manhattan", index="hnsw").fit(X)
+    back = ApproximateSearch.from_arrays(hnsw.to_arrays(), "manhattan")
+    assert back.index == "hnsw"
+    np.testing.assert_array_equal(back.kneighbors(Q, 5).distances, hnsw.kneighbors(Q, 5).distances)
+    ivf = ApproximateSearch("manhattan").fit(X)
+    again = ApproximateSearch.from_arrays(ivf.to_arrays(), "manhattan")
+    assert again.index == "ivf" and again.nprobe == ivf.index_.nprobe
+    np.testing.assert_array_equal(again.kneighbors(None, 5).distances, ivf.kneighbors(None, 5).distances)

@@ -74,13 +74,44 @@ def load_as_pipeline(model_path: Path, input_path: Path, id_column: str | None =
                    "goes (telemetry scores equal one-piece scoring); 0 reads the whole table into memory. Default: "
                    f"{DEFAULT_CHUNK_ROWS} rows for files of {STREAM_MIN_BYTES >> 20} MiB or more, in memory below.")
 @click.option("--rolling-window", type=int, default=None, help="Telemetry: rolling re-calibration over this many recent timestamps presumed normal, with threshold and drift_warning columns.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: this process. dask: partitions of a table file (or batches of image / audio files) on a "
+                   "Dask cluster; same output, bit-identical scores (pip install 'anomalib_ae[scale]').")
+@click.option("--scheduler", default=None, metavar="ADDR",
+              help="--engine dask: the scheduler, e.g. tcp://10.0.0.5:8786. Default: a LocalCluster on this machine.")
+@click.option("--connect-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="--engine dask --scheduler: seconds to wait for the scheduler before giving up.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="--engine dask without --scheduler: worker processes of the LocalCluster (one thread each).")
+@click.option("--blocksize", default="64MB", show_default=True,
+              help="--engine dask: bytes of a CSV / TSV / JSON-lines file per partition (Parquet: its row groups).")
 @source_options
 @user_errors
 def score_cmd(model_path, input_path, output_path, id_column, fmt, config_path, rolling_window, queries, start, end,
-              step, entity_label, chunk_rows) -> None:
+              step, entity_label, chunk_rows, engine, scheduler, connect_timeout, workers, blocksize) -> None:
     """Score every item: one output row per table row, image, clip or timestamp
     (score, p_value, probability, is_anomaly, error; definitions in docs/alarms.md)."""
     output_path = None if str(output_path) == "-" else output_path  # "-" and no --output: stdout
+    if engine == "dask":
+        from anomalib_ae.cli.score_dask import score_on_dask
+
+        if isinstance(input_path, str) or rolling_window is not None or chunk_rows:
+            raise UserError("--engine dask scores files and folders; prometheus:// inputs, --rolling-window and "
+                            "--chunk-rows need --engine local")
+        from anomalib_ae.streaming.readers import table_kind
+
+        is_table = input_path.is_file() and table_kind(input_path) is not None
+        pipe, bare = load_as_pipeline(model_path, input_path, id_column, head_rows=1000 if is_table else None)
+        table = score_on_dask(model_path, input_path, pipe, bare, id_column, fmt, scheduler, workers, blocksize,
+                              connect_timeout)
+        from anomalib_ae.outputs import write_scores
+
+        write_scores(table, output_path, fmt, model=pipe, model_path=model_path, source=str(input_path),
+                     inputs=(input_path, model_path))
+        flagged = int(table["is_anomaly"].fillna(False).astype(bool).sum())
+        return _summary(pipe, bare, len(table), int(table["error"].notna().sum()), flagged, output_path, table)
+    elif scheduler is not None:
+        raise UserError("--scheduler needs --engine dask")
     if chunk_rows is None:  # stream files that may not fit; small ones get the in-memory reader's checks
         big = isinstance(input_path, Path) and input_path.is_file() and input_path.stat().st_size >= STREAM_MIN_BYTES
         chunk_rows = DEFAULT_CHUNK_ROWS if big else 0

@@ -257,15 +257,28 @@ class BaseDeepDetector(BaseDetector):
         cap = 64 if self.input_kind_ == "image" else 4096
         return max(1, min(cap, 2**21 // max(1, prod(self.model_shape_))))
 
-    def _apply_fixed(self, fn, Xs: np.ndarray, modules=()) -> np.ndarray:
-        """``fn`` over standardised ``Xs`` in fixed-size chunks (batch-invariant scores)."""
+    def _apply_fixed(self, fn, Xs: np.ndarray, modules=(), raw: bool = False) -> np.ndarray:
+        """``fn`` over standardised ``Xs`` in fixed-size chunks (batch-invariant scores);
+        ``raw``: ``Xs`` is in model layout but not standardised: each chunk is standardised on the way."""
         device = score_device(self.accelerator)
         for m in (self.module_, *modules):
             m.to(device).eval()
-        return batched_apply(fn, Xs, batch_size=self._score_chunk_rows(), device=device)
+        return batched_apply(fn, Xs, batch_size=self._score_chunk_rows(), device=device,
+                             prepare=self._standardize_chunk if raw else None)
+
+    def _standardize_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        """:func:`~anomalib_ae.preprocessing.standardize` of one chunk, in torch and bit for bit:
+        the input cast to float32, minus the float32 mean, divided in the scale's precision, float32."""
+        mean = torch.from_numpy(np.asarray(self.mean_, dtype=np.float32))
+        scale = torch.from_numpy(np.asarray(self.scale_))
+        out = x.to(torch.float32) - mean
+        work = torch.promote_types(torch.float32, scale.dtype)
+        return (out.to(work) / scale).to(torch.float32)
 
     def _score_prepared(self, Xs: np.ndarray) -> np.ndarray:
         return self._apply_fixed(self._module_score, Xs)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return self._score_prepared(self._prepare(X))
+        if type(self)._score_prepared is not BaseDeepDetector._score_prepared:  # a scoring pass of its own
+            return self._score_prepared(self._prepare(X))
+        return self._apply_fixed(self._module_score, to_model_layout(X, self.input_kind_), raw=True)

@@ -154,6 +154,13 @@ class Ensemble(BaseDetector):
                 )
             mode = "split" if lacking else "oof"
         self.calibration_method_ = mode  # (the base reset calibration_scores_ to None before _fit)
+        from anomalib_ae.neighbors import shared_indexes
+
+        with shared_indexes():  # neighbour members on the same rows build one index per metric family
+            self._fit_members(members, X, y, mode, rng)
+
+    def _fit_members(self, members, X: np.ndarray, y, mode: str, rng) -> None:
+        n = X.shape[0]
         if mode == "oof":
             self.detectors_ = [m.fit(X, y) for m in members]
             if n >= self._min_samples_for_calibration:

@@ -1,4 +1,4 @@
-"""Nearest-neighbour search that scales: exact below a size threshold, approximate (faiss HNSW) above.
+"""Nearest-neighbour search that scales: exact below a size threshold, approximate (faiss IVF, or HNSW) above.
 
 :mod:`~anomalib_ae.neighbors.search` holds the two backends and the switch
 (``neighbors="auto"|"exact"|"approximate"``, ``approx_threshold``);
@@ -16,6 +16,7 @@ from anomalib_ae.neighbors.search import (
     canonical_metric,
     make_search,
     resolve_neighbors,
+    shared_indexes,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "make_search",
     "resolve_neighbors",
     "scorer_from_arrays",
+    "shared_indexes",
 ]

@@ -49,7 +49,8 @@ class _Scorer:
             "kind": self.kind, "n_neighbors": int(self.n_neighbors), "metric": str(self.metric),
             "p": None if self.p is None else float(self.p), "method": self.method, "k": int(self.k_),
             "search": {"M": self.search_.M, "ef_construction": self.search_.ef_construction,
-                       "ef_search": self.search_.ef_search},
+                       "ef_search": self.search_.ef_search, "index": self.search_.index,
+                       "nprobe": int(self.search_.nprobe)},
         }
         return arrays, desc
 

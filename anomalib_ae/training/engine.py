@@ -297,22 +297,31 @@ def score_device(accelerator: str) -> torch.device:
 
 
 @torch.no_grad()
-def batched_apply(fn, X: np.ndarray, batch_size: int = 4096, device: torch.device | None = None) -> np.ndarray:
+def batched_apply(fn, X: np.ndarray, batch_size: int = 4096, device: torch.device | None = None,
+                  prepare=None) -> np.ndarray:
     """Apply ``fn`` (tensor -> per-sample values) over ``X`` in chunks of exactly ``batch_size`` rows.
 
     The last chunk is zero-padded, so every forward pass sees the same number of rows. BLAS
     kernels round differently for different row counts (a matrix-vector product for one row,
     other tilings for other sizes); with a fixed count a sample's score is bit-identical
     however the caller batches its data, and agrees exactly with the scores of the same
-    samples computed at fit time (calibration, threshold). Returns float64.
+    samples computed at fit time (calibration, threshold). ``prepare`` (tensor -> tensor,
+    elementwise per row, e.g. the standardiser) is applied to each chunk before padding, so a
+    chunk is converted while it is in cache instead of the whole array up front. Returns float64.
     """
     device = device or torch.device("cpu")
-    X_t = _as_tensor(X)
+    X_t = _as_tensor(X) if prepare is None else None
     outs = []
-    for start in range(0, X_t.shape[0], batch_size):
-        chunk = X_t[start : start + batch_size]
+    for start in range(0, X.shape[0], batch_size):
+        if prepare is None:
+            chunk = X_t[start : start + batch_size]
+        else:
+            part = X[start : start + batch_size]
+            chunk = prepare(torch.from_numpy(part if part.flags.writeable else part.copy()))
         n = chunk.shape[0]
         if n < batch_size:
             chunk = torch.cat([chunk, chunk.new_zeros((batch_size - n, *chunk.shape[1:]))])
         outs.append(fn(chunk.to(device)).detach().cpu()[:n])
+    if not outs:
+        return np.zeros(0)
     return torch.cat(outs).numpy().astype(np.float64)

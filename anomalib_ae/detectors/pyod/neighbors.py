@@ -1,5 +1,5 @@
 """The base of ``pyod.knn`` and ``pyod.lof``: exact PyOD models below a size threshold,
-:mod:`anomalib_ae.neighbors` scorers on approximate (faiss HNSW) search above it.
+:mod:`anomalib_ae.neighbors` scorers on approximate (faiss IVF) search above it.
 
 Below ``approx_threshold`` training rows (``neighbors="auto"``) nothing changes: PyOD's own
 model, PyOD's numbers, PyOD's file layout. From the threshold on, the same score (kNN distance
