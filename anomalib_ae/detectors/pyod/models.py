@@ -49,7 +49,7 @@ class PyODLOF(PyODNeighborDetector):
 
     Calibrated leave-one-out by default: PyOD's training scores leave each row out. From
     ``approx_threshold`` training rows on (``neighbors="auto"``) the neighbours are searched
-    approximately (:mod:`anomalib_ae.neighbors`; same formula, faiss HNSW search).
+    approximately (:mod:`anomalib_ae.neighbors`; same formula, faiss IVF search).
     """
 
     _pyod_class = "pyod.models.lof:LOF"

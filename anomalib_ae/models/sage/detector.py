@@ -46,7 +46,7 @@ class SAGE(BaseDeepDetector):
         Neighbours of the latent kNN distance.
     neighbors : {"auto", "exact", "approximate"}, default "auto"
         Search of the latent kNN: exact below ``approx_threshold`` training latents, approximate
-        (faiss HNSW, :mod:`anomalib_ae.neighbors`; its index is stored in the model file) above.
+        (a faiss IVF index, :mod:`anomalib_ae.neighbors`; its index is stored in the model file) above.
     approx_threshold : int, default 50,000
         Training latents from which "auto" searches approximately.
     task_weight : float, default 1.0
