@@ -762,6 +762,23 @@ def _error_outcome(case: Case, text: str) -> Outcome:
 EXPECTED_ERRORS = ("ValueError", "ModelFileError", "FileNotFoundError", "NotFittedError", "TypeError")
 
 
+def cli_failure(case: Case, res) -> Outcome | None:
+    """The outcome of a CLI run that failed or should have (None: it succeeded as expected)."""
+    text = res.output.strip()
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        return Outcome(case.entry, case.name, "crash", f"traceback: {type(res.exception).__name__}: {res.exception}")
+    if res.exit_code == 3 or "Traceback" in text:
+        return Outcome(case.entry, case.name, "crash", text[-300:])
+    if res.exit_code != 0:
+        lines = [ln for ln in text.splitlines() if ln.startswith("Error:")]
+        if len(lines) != 1:
+            return Outcome(case.entry, case.name, "crash", f"exit {res.exit_code} without one Error: line: {text[-300:]}")
+        return _error_outcome(case, lines[0])
+    if case.expect == "error":
+        return Outcome(case.entry, case.name, "unexpected", f"succeeded where an error was expected: {text[-200:]}")
+    return None
+
+
 def _run_api(case: Case, env: Env, inp) -> Outcome:
     import anomalib_ae
 
@@ -823,17 +840,9 @@ def _run_cli(case: Case, env: Env, inp, folder: Path) -> Outcome:
             del args[k : k + 2]
     res = CliRunner().invoke(cli, args + extra)
     text = res.output.strip()
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        return Outcome(case.entry, case.name, "crash", f"traceback: {type(res.exception).__name__}: {res.exception}")
-    if res.exit_code == 3 or "Traceback" in text:
-        return Outcome(case.entry, case.name, "crash", text[-300:])
-    if res.exit_code != 0:
-        lines = [ln for ln in text.splitlines() if ln.startswith("Error:")]
-        if len(lines) != 1:
-            return Outcome(case.entry, case.name, "crash", f"exit {res.exit_code} without one Error: line: {text[-300:]}")
-        return _error_outcome(case, lines[0])
-    if case.expect == "error":
-        return Outcome(case.entry, case.name, "unexpected", f"succeeded where an error was expected: {text[-200:]}")
+    bad = cli_failure(case, res)
+    if bad is not None:
+        return bad
     if case.entry == "cli.fit":
         import anomalib_ae
 

@@ -346,30 +346,13 @@ def run_stream(case: Case, env: Env, inp, folder: Path) -> Outcome:
     out = folder / "stream_out.csv"
     res = CliRunner().invoke(cli, ["score", "-m", str(env.model_path), "-i", str(inp), "-o", str(out),
                                    "--chunk-rows", "2"])
-    bad = _cli_failure(case, res)
+    bad = R.cli_failure(case, res)
     if bad is not None:
         return bad
     leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
     if leftovers:
         return Outcome(case.entry, case.name, "silent_wrong", f"temporary files left: {leftovers}")
     return R._check_rows(case, env, read_table(out))
-
-
-def _cli_failure(case: Case, res) -> Outcome | None:
-    """The outcome of a CLI run that failed or should have (None: it succeeded as expected)."""
-    text = res.output.strip()
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        return Outcome(case.entry, case.name, "crash", f"traceback: {type(res.exception).__name__}: {res.exception}")
-    if res.exit_code == 3 or "Traceback" in text:
-        return Outcome(case.entry, case.name, "crash", text[-300:])
-    if res.exit_code != 0:
-        lines = [ln for ln in text.splitlines() if ln.startswith("Error:")]
-        if len(lines) != 1:
-            return Outcome(case.entry, case.name, "crash", f"exit {res.exit_code} without one Error: line: {text[-300:]}")
-        return R._error_outcome(case, lines[0])
-    if case.expect == "error":
-        return Outcome(case.entry, case.name, "unexpected", f"succeeded where an error was expected: {text[-200:]}")
-    return None
 
 
 def run_calibrate(case: Case, env: Env, inp, folder: Path) -> Outcome:
@@ -392,7 +375,7 @@ def run_calibrate(case: Case, env: Env, inp, folder: Path) -> Outcome:
         return o("silent_wrong", "the input model file changed")
     if inp_before is not None and inp.read_bytes() != inp_before:
         return o("rows_lost", "the calibration data file was overwritten")
-    bad = _cli_failure(case, res)
+    bad = R.cli_failure(case, res)
     if bad is not None:
         if case.expect == "error" and out.exists():
             return o("silent_wrong", "an error, yet a model was written")
@@ -628,7 +611,7 @@ def _pull_cli(case: Case, st: dict, url: str, folder: Path) -> Outcome:
                                         "queries": {"load": "load", "temp": "temp"}, "lookback": "150s"}}))
     res = CliRunner().invoke(cli, ["pull", "-c", str(cfg), "-m", str(st["model"]), "--every", "0.01",
                                    "--iterations", "1", "--port", "0"])
-    bad = _cli_failure(case, res)
+    bad = R.cli_failure(case, res)
     return bad if bad is not None else Outcome(case.entry, case.name, "unexpected", "the CLI pull succeeded")
 
 
