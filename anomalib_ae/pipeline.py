@@ -239,11 +239,12 @@ class Pipeline(AlarmsMixin):
         top = [int(i) for i in np.argsort(-s, kind="stable")[: int(top_k)] if np.isfinite(res.scores[i])]
         import functools
 
+        from anomalib_ae.explain.fallback import attribute_or_zscore
         from anomalib_ae.explain.methods import attribute, available_methods
 
         if method == "auto" and self.kind == "audio" and "residual" in available_methods(self.detector_):
             method = "residual"  # spectrogram error maps; occluding 640 stacked mel values per frame adds little
-        fn = functools.partial(_attribute_or_zscore, method=method, reference=self.reference_, attribute=attribute)
+        fn = functools.partial(attribute_or_zscore, method=method, reference=self.reference_, attribute=attribute)
         return self.adapter_.explain(self.detector_, res, top, self.reference_, attribute=fn)
 
     # ------------------------------------------------------------------ persistence
@@ -260,56 +261,13 @@ class Pipeline(AlarmsMixin):
 
     def file_state(self) -> tuple[dict[str, np.ndarray], dict]:
         """``(arrays, header)`` of the model file: the detector's state plus a ``pipeline`` section."""
-        from anomalib_ae.detectors.state import detector_to_state
-        from anomalib_ae.io import encode_value
+        from anomalib_ae.pipeline_state import pipeline_file_state
 
-        self._check_fitted()
-        arrays, header = detector_to_state(self.detector_)
-        arrays = dict(arrays)
-        arrays["__pipeline__.calibration_scores"] = np.asarray(self.calibration_scores_, dtype=np.float64)
-        arrays["__pipeline__.reference_mean"] = np.asarray(self.reference_[0], dtype=np.float64)
-        arrays["__pipeline__.reference_scale"] = np.asarray(self.reference_[1], dtype=np.float64)
-        header["pipeline"] = {
-            "kind": self.kind,
-            "adapter": encode_value(self.adapter_dict()),
-            "params": encode_value({
-                "adapter_params": self.adapter_params,
-                "clip_aggregate": self.clip_aggregate,
-                "timestamp_how": self.timestamp_how,
-                "contamination": self.contamination,
-                "threshold": self.threshold,
-                "calibration": self.calibration,
-                "calibration_fraction": self.calibration_fraction,
-                "rolling_window": self.rolling_window,
-            }),
-            "threshold": float(self.threshold_),
-            "calibration_method": getattr(self, "calibration_method_", "unknown"),
-            "probability_map": getattr(self, "probability_map_", None),
-            "n_train_items": int(self.n_train_items_),
-            "fit_errors": list(self.fit_errors_),
-        }
-        return arrays, header
+        return pipeline_file_state(self)
 
     def __repr__(self) -> str:
         det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__
         return f"Pipeline(detector={det!r}, kind={self.kind!r}, adapter_params={self.adapter_params!r})"
-
-
-def _attribute_or_zscore(detector, X, *, method, reference, attribute):
-    """``attribute(detector, X, method)``; a detector from before training statistics were stored
-    falls back to z-scores against the pipeline's reference."""
-    if method == "auto" and getattr(detector, "train_median_", None) is None:  # a file from before they were stored
-        from anomalib_ae.explain.residuals import reconstruction_residuals
-
-        r = reconstruction_residuals(detector, X)
-        if r is not None:
-            return r, "residual"
-        if reference is None:
-            raise ValueError(f"{type(detector).__name__} was fitted without training statistics; refit it to explain")
-        mean, scale = (np.asarray(a, dtype=np.float64) for a in reference)
-        z = (np.asarray(X, dtype=np.float64) - mean) / np.where(scale > 0, scale, 1.0)
-        return z * z, "zscore"
-    return attribute(detector, X, method)
 
 
 def load_pipeline(path: str | os.PathLike) -> Pipeline:
