@@ -35,8 +35,11 @@ CACHE_VERSION = 3
 BASES = ("residual", "occlusion", "gxi")
 
 
-def read_interp(path) -> list[tuple[int, int, list[int]]]:
-    """SMD interpretation labels: (start, end exclusive, 0-based culprit metrics)."""
+def read_interp(path, end_inclusive: bool = False) -> list[tuple[int, int, list[int]]]:
+    """Interpretation labels as (start, end exclusive, 0-based culprit metrics).
+
+    SMD's files give ``end`` exclusive; ASD's (InterFusion) inclusive: ``end_inclusive=True`` adds 1.
+    """
     out = []
     for line in open(path):
         line = line.strip()
@@ -44,7 +47,7 @@ def read_interp(path) -> list[tuple[int, int, list[int]]]:
             continue
         span, dims = line.split(":")
         s, e = map(int, span.split("-"))
-        out.append((s, e, [int(k) - 1 for k in dims.split(",")]))
+        out.append((s, e + int(end_inclusive), [int(k) - 1 for k in dims.split(",")]))
     return out
 
 
@@ -154,7 +157,7 @@ def _bases(det, Xfit_stats, Xeval, segs, T: int, pad: int) -> dict[str, np.ndarr
 
 
 def _load_splits(path_npz: Path, path_interp: Path, *, seed: int, val_fraction: float, n_plant: int,
-                 amplitude: tuple[float, float] = (1.5, 8.0)):
+                 amplitude: tuple[float, float] = (1.5, 8.0), end_inclusive: bool = False):
     """Fit part of ``train``, fit statistics, and ``{split: (rows, segments)}`` (planted copies of the held-out tail, test)."""
     d = np.load(path_npz)
     Xtr, Xte = d["train"].astype(np.float32), d["test"].astype(np.float32)
@@ -172,7 +175,7 @@ def _load_splits(path_npz: Path, path_interp: Path, *, seed: int, val_fraction: 
     for r in range(n_plant):
         rng = np.random.default_rng(1000 * seed + r + 1)
         splits[f"plant{r}"] = plant(Xval, rng, sd=Xfit.std(axis=0), lo=lo, hi=hi, corr=corr, amplitude=amplitude)
-    splits["test"] = (Xte, read_interp(path_interp))
+    splits["test"] = (Xte, read_interp(path_interp, end_inclusive))
     return Xfit, (mu, sd, med, mad), splits
 
 
@@ -212,7 +215,8 @@ def _write_npz(path: Path, out: dict) -> None:
 
 def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 16, epochs: int = 10,
                    train_stride: int = 4, seed: int = 0, val_fraction: float = 0.2, n_plant: int = 2,
-                   pad: int = 8, amplitude: tuple[float, float] = (1.5, 8.0), log=print) -> dict[str, dict[str, np.ndarray]]:
+                   pad: int = 8, amplitude: tuple[float, float] = (1.5, 8.0), end_inclusive: bool = False,
+                   log=print) -> dict[str, dict[str, np.ndarray]]:
     """Per split (``plant0``, ``plant1``, ..., ``test``) the base arrays, and ``spread`` (cached).
 
     Also the library's default telemetry explanation (``"residual_z"``) per row, as ``deployed``
@@ -225,6 +229,8 @@ def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 1
     key = f"v{CACHE_VERSION}_T{T}_e{epochs}_s{train_stride}_seed{seed}_val{val_fraction}_p{n_plant}_pad{pad}"
     if tuple(amplitude) != (1.5, 8.0):
         key += f"_amp{amplitude[0]:g}-{amplitude[1]:g}"
+    if end_inclusive:
+        key += "_endincl"
     folder = cache / path_npz.stem
     folder.mkdir(parents=True, exist_ok=True)
     arr_file, dep_file = folder / f"arrays_{key}.npz", folder / f"deployed_{key}.npz"
@@ -235,7 +241,7 @@ def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 1
         return out
     t0 = time.time()
     Xfit, stats, splits = _load_splits(path_npz, path_interp, seed=seed, val_fraction=val_fraction, n_plant=n_plant,
-                                       amplitude=amplitude)
+                                       amplitude=amplitude, end_inclusive=end_inclusive)
     Wfit = windows(Xfit, T, np.arange(0, len(Xfit) - T + 1, train_stride))
     det, fit_s = _model(folder, Wfit, T=T, epochs=epochs, train_stride=train_stride, seed=seed,
                         val_fraction=val_fraction)
@@ -401,3 +407,64 @@ def dump(obj, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, default=float))
     os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------- a library method as deployed
+def library_rows(path_npz: Path, path_interp: Path, cache: Path, method: str, *, T: int = 16, epochs: int = 10,
+                 train_stride: int = 4, seed: int = 0, val_fraction: float = 0.2, n_plant: int = 2, pad: int = 8,
+                 amplitude: tuple[float, float] = (1.5, 8.0), end_inclusive: bool = False) -> dict[str, np.ndarray]:
+    """Per split, the library's ``attribute(det, windows, method)`` per row (mean over covering
+    stride-1 windows, as a telemetry pipeline combines them), on the cached model; cached.
+
+    A statistic the method needs that the cached model predates (``occlusion_scale_``) is computed
+    from the fit windows exactly as ``fit`` stores it now. Not a selection candidate: it measures
+    the implementation of a chosen one.
+    """
+    from anomalib_ae.explain.blend import occlusion_scale
+    from anomalib_ae.explain.methods import attribute
+
+    key = f"v{CACHE_VERSION}_T{T}_e{epochs}_s{train_stride}_seed{seed}_val{val_fraction}_p{n_plant}_pad{pad}"
+    if tuple(amplitude) != (1.5, 8.0):
+        key += f"_amp{amplitude[0]:g}-{amplitude[1]:g}"
+    if end_inclusive:
+        key += "_endincl"
+    folder = cache / path_npz.stem
+    out_file = folder / f"library_{method}_{key}.npz"
+    if out_file.exists():
+        z = np.load(out_file)
+        return {k: z[k] for k in z.files}
+    Xfit, _, splits = _load_splits(path_npz, path_interp, seed=seed, val_fraction=val_fraction, n_plant=n_plant,
+                                   amplitude=amplitude, end_inclusive=end_inclusive)
+    Wfit = windows(Xfit, T, np.arange(0, len(Xfit) - T + 1, train_stride))
+    det, _ = _model(folder, Wfit, T=T, epochs=epochs, train_stride=train_stride, seed=seed, val_fraction=val_fraction)
+    if method == "occlusion_z" and getattr(det, "occlusion_scale_", None) is None:
+        det.occlusion_scale_ = occlusion_scale(det, Wfit)
+    if getattr(det, "residual_q99_", None) is None:
+        from anomalib_ae.explain.residuals import residual_spreads
+
+        det.residual_scale_, det.residual_q99_ = residual_spreads(det, Wfit)
+    res = {}
+    for split, (X, segs) in splits.items():
+        rows, _, starts = span_rows(len(X), segs, T, pad)
+        res[split] = per_row(attribute(det, windows(X, T, starts), method)[0], starts, rows)
+    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, **res)
+    os.replace(tmp, out_file)
+    return res
+
+
+def score_rows(arrays: dict, rows_by_split: dict[str, np.ndarray], splits: list[str]) -> dict[str, float]:
+    """Culprit scores of one fixed per-row attribution on the labelled rows of ``splits`` (as :func:`evaluate`)."""
+    A, G, segA, segG = [], [], [], []
+    for sp in splits:
+        B = arrays[sp]
+        lab = B["seg"] >= 0
+        A.append(rows_by_split[sp][lab])
+        G.extend(np.flatnonzero(g) for g in B["culprits"][lab])
+        sid = B["seg"][lab]
+        for i in np.unique(sid):
+            segA.append(rows_by_split[sp][lab][sid == i].mean(axis=0))
+            segG.append(np.flatnonzero(B["culprits"][lab][sid == i][0]))
+    out = culprit_scores(np.concatenate(A), G)
+    out["segments_hitrate@150"] = culprit_scores(np.stack(segA), segG)["hitrate@150"]
+    return out

@@ -149,36 +149,52 @@ def test_planted_spike_in_m3_named_culprit_of_its_span():
     test = d["train"].iloc[800:1000].copy()
     test.iloc[120:126, test.columns.get_loc("m03")] += 20 * d["train"]["m03"].std() + 1.0
     ex = pipe.explain(test, top_k=3)
-    assert ex.method == "residual_z"  # the default for windows: chosen on planted training anomalies
+    assert ex.method == "occlusion_z"  # the default for windows: chosen on ASD's culprit labels
     scores = ex.result.scores
     spans = span_culprits(scores, pipe.threshold_, ex.row_contributions, ex.feature_names, k=3)
     hit = [s for s in spans if s.start <= 122 < s.end]
     assert hit and hit[0].culprits[0][0] == "m03", spans
 
 
-def test_residual_z_names_planted_metrics_of_windows_and_survives_reload(tmp_path):
-    """The telemetry default ranks a shifted metric first in every window row it touches, and a
-    reloaded model file (``residual_q99_`` stored) explains identically."""
+@pytest.mark.parametrize("method", ["occlusion_z", "residual_z"])
+def test_window_blends_name_planted_metrics_and_survive_reload(method, tmp_path):
+    """The telemetry default (``occlusion_z``) and the earlier one (``residual_z``) rank a shifted
+    metric first in every window row it touches, and a reloaded model file (``occlusion_scale_``,
+    ``residual_q99_`` stored) explains identically; older files keep their earlier default."""
     rng = np.random.default_rng(0)
     t = np.arange(3000)
     base = np.sin(t / 20.0)[:, None] * rng.uniform(0.5, 1.5, size=6) + 0.1 * rng.normal(size=(3000, 6))
     W = np.stack([base[i:i + 8] for i in range(0, 2900, 4)]).astype(np.float32)
     det = anomalib_ae.create("ae", epochs=5, batch_size=64, random_state=0, verbose=False, accelerator="cpu",
                              input_kind="window").fit(W)
-    assert default_method(det) == "residual_z" and det.residual_q99_.shape == (1, 6)
+    assert default_method(det) == "occlusion_z"
+    assert det.residual_q99_.shape == (1, 6) and det.occlusion_scale_.shape == (1, 6)
     Wt = W[-5:].copy()
     Wt[:, 2:6, 4] += 6.0 * W[..., 4].std()
-    A, used = attribute(det, Wt, "auto")
-    assert used == "residual_z" and A.shape == Wt.shape and np.isfinite(A).all()
+    A, used = attribute(det, Wt, "auto" if method == "occlusion_z" else method)
+    assert used == method and A.shape == Wt.shape and np.isfinite(A).all()
     assert (A[:, 2:6].argmax(axis=-1) == 4).all()
     det.save(tmp_path / "w.pt")
-    B, _ = attribute(anomalib_ae.load(tmp_path / "w.pt"), Wt, "residual_z")
-    np.testing.assert_array_equal(A, B)
+    B, _ = attribute(anomalib_ae.load(tmp_path / "w.pt"), Wt, method)
+    np.testing.assert_allclose(A, B, rtol=1e-12, atol=1e-12)
     old = anomalib_ae.load(tmp_path / "w.pt")
-    old.residual_q99_ = None  # a model file from before the statistic was stored keeps the earlier default
+    old.occlusion_scale_ = None  # a model file from before occlusion_scale_ was stored keeps residual_z
+    assert default_method(old) == "residual_z"
+    with pytest.raises(ValueError, match="occlusion_scale_"):
+        attribute(old, Wt, "occlusion_z")
+    old.residual_q99_ = None  # ... and one from before residual_q99_ keeps combined
     assert default_method(old) == "combined"
     with pytest.raises(ValueError, match="residual_q99_"):
         attribute(old, Wt, "residual_z")
+
+
+def test_occlusion_z_needs_windows():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 5)).astype(np.float32)
+    det = anomalib_ae.create("ae", epochs=2, random_state=0, verbose=False, accelerator="cpu").fit(X)
+    assert det.occlusion_scale_ is None and "occlusion_z" not in available_methods(det)
+    with pytest.raises(ValueError, match="windows"):
+        attribute(det, X[:3], "occlusion_z")
 
 
 def test_culprit_metrics_closed_form():

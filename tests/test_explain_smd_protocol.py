@@ -1,4 +1,5 @@
-"""The SMD explanation benchmark's train-only selection: what it plants and how it scores (no data needed)."""
+"""The SMD explanation benchmark's selection protocols: what it plants, how ASD's labels are read, how it scores
+(no data needed)."""
 
 import sys
 from pathlib import Path
@@ -10,7 +11,36 @@ from anomalib_ae.explain.blend import moving_mean
 from anomalib_ae.explain.metrics import culprit_scores, hit_rate, ndcg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from _explain_smd import plant, smooth, span_rows  # noqa: E402
+from _explain_asd import _without_trivial  # noqa: E402
+from _explain_smd import plant, read_interp, score_rows, smooth, span_rows  # noqa: E402
+
+
+def test_asd_end_is_inclusive_smd_end_exclusive(tmp_path):
+    f = tmp_path / "labels.txt"
+    f.write_text("10-14:1,3\n20-20:19\n")  # ASD style: the row 20 alone is a one-row segment
+    assert read_interp(f) == [(10, 14, [0, 2]), (20, 20, [18])]  # SMD reading: end exclusive
+    assert read_interp(f, end_inclusive=True) == [(10, 15, [0, 2]), (20, 21, [18])]
+
+
+def test_segments_naming_most_metrics_are_left_out_of_the_informative_rows():
+    """At 150 % a segment naming >= 13 of 19 metrics scores 1 for any ranking; the informative
+    view drops exactly those, and one fixed attribution scores like the definition."""
+    d, rows = 19, np.arange(40)
+    seg = np.full(40, -1)
+    seg[5:15], seg[20:30] = 0, 1
+    G = np.zeros((40, d), dtype=bool)
+    G[5:15, :2] = True  # 2 culprits: informative
+    G[20:30, :13] = True  # 13 culprits: floor(1.5 * 13) = 19 = every metric
+    arrays = {"spread": {}, "test": {"rows": rows, "seg": seg, "culprits": G}}
+    A = np.tile(np.arange(d, 0, -1, dtype=float), (40, 1))  # ranks metric 0 first, then 1, ...
+    full = score_rows(arrays, {"test": A}, ["test"])
+    assert full["hitrate@150"] == 1.0 and full["hitrate@100"] == 1.0
+    B = np.tile(np.arange(d, dtype=float), (40, 1))  # the worst ranking: metric 18 first
+    worst = score_rows(arrays, {"test": B}, ["test"])
+    assert worst["hitrate@150"] == pytest.approx(0.5)  # segment 0 scores 0, segment 1 (trivial) scores 1
+    inf = _without_trivial(arrays)
+    assert (inf["test"]["seg"][20:30] == -1).all() and (inf["test"]["seg"][5:15] == 0).all()
+    assert score_rows(inf, {"test": B}, ["test"])["hitrate@150"] == 0.0
 
 
 def test_vectorised_culprit_scores_equal_the_per_item_definitions():

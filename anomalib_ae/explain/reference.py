@@ -8,7 +8,9 @@
 * ``residual_scale_``: RMS reconstruction residual on the training data, per feature / metric /
   channel (reconstruction detectors only, else None);
 * ``residual_q99_``: the 99th percentile of the same residuals, the unit of ``"residual_z"``
-  (:mod:`anomalib_ae.explain.blend`).
+  (:mod:`anomalib_ae.explain.blend`);
+* ``occlusion_scale_``: windows of a reconstruction detector only, the per-metric standard deviation
+  of the occlusion attribution on 512 training windows, the unit of ``"occlusion_z"``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def fit_reference(detector, X: np.ndarray) -> dict:
         "train_scale_": scale,
         "residual_scale_": None,
         "residual_q99_": None,
+        "occlusion_scale_": None,
     }
     if getattr(detector, "module_", None) is not None:
         from anomalib_ae.explain.residuals import residual_spreads
@@ -39,4 +42,9 @@ def fit_reference(detector, X: np.ndarray) -> dict:
             spreads = None
         if spreads is not None:
             out["residual_scale_"], out["residual_q99_"] = spreads
+            if X64.ndim == 3 and getattr(detector, "input_kind_", "") == "window":
+                from anomalib_ae.explain.blend import occlusion_scale
+
+                detector.train_median_ = out["train_median_"]  # occlusion's replacement values
+                out["occlusion_scale_"] = occlusion_scale(detector, X)
     return out
