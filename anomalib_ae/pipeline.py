@@ -225,7 +225,7 @@ class Pipeline(AlarmsMixin):
         top_k : int, default=5
         method : str, default "auto"
             An attribution method of :mod:`anomalib_ae.explain.methods` (``"residual"``,
-            ``"residual_z"``, ``"combined"``, ``"ig"``, ``"gxi"``, ``"occlusion"``, ``"ensemble"``, ``"zscore"``);
+            ``"residual_z"``, ``"occlusion_z"``, ``"combined"``, ``"ig"``, ``"gxi"``, ``"occlusion"``, ``"ensemble"``, ``"zscore"``);
             ``"auto"`` takes the detector's default (audio clips: the residual when there is one).
 
         Returns

@@ -15,7 +15,7 @@ from anomalib_ae.cli.common import UserError, user_errors
 @click.option("--output-dir", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the contribution table and the plots.")
 @click.option("--top-k", "-k", default=5, show_default=True, type=int, help="Explain the k highest-scoring items.")
 @click.option("--n-features", default=5, show_default=True, type=int, help="Features / metrics / mel bands listed per item.")
-@click.option("--method", default="auto", show_default=True, help="Attribution method: auto, residual, residual_norm, residual_z, combined, ig, gxi, occlusion, ensemble, zscore (docs/explanations.md).")
+@click.option("--method", default="auto", show_default=True, help="Attribution method: auto, residual, residual_norm, residual_z, occlusion_z, combined, ig, gxi, occlusion, ensemble, zscore (docs/explanations.md).")
 @user_errors
 def explain_cmd(model_path, input_path, output_dir, top_k, n_features, method) -> None:
     """Explain the top-k anomalies: contributions.csv plus heatmap / spectrogram / timeline PNGs."""
