@@ -82,3 +82,10 @@ def test_gaussian_smoothing_keeps_the_size_the_peak_and_about_the_mass():
     assert s.shape == m.shape and abs(float(s.sum()) - 1.0) < 0.01  # reflected borders add a little
     assert int(s.flatten().argmax()) == 8 * 16 + 8
     assert torch.isclose(gaussian_kernel(2.0, 100).sum(), torch.tensor(1.0))
+
+
+def test_more_rows_than_values_keep_half_the_directions():
+    X = np.random.default_rng(1).normal(size=(200, 10))
+    det = anomalib_ae.create("subspace").fit(X)
+    assert det.n_components_ == 5
+    assert det.score(X[:20] + 5.0).min() > np.median(det.decision_scores_)

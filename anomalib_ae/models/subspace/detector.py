@@ -28,13 +28,13 @@ def _standardiser(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _basis(F: np.ndarray, n_components) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(mean, scale, components)``: per-value standardiser and an orthonormal basis ``(k, d)``
-    of the standardised rows' span (all of it for ``n_components=None``)."""
+    of the standardised rows' span (``n_components=None``: all of it, at most ``d // 2`` directions)."""
     mean, scale = _standardiser(F)
     Z = (F - mean) / scale
     _, S, Vt = np.linalg.svd(Z, full_matrices=False)
     keep = int(np.sum(S > (S[0] if len(S) else 0.0) * 1e-7)) if len(S) else 0
-    if n_components is None:
-        k = keep
+    if n_components is None:  # with as many rows as values the span is everything and the residual 0
+        k = min(keep, max(1, Z.shape[1] // 2))
     elif isinstance(n_components, Integral):
         k = min(int(n_components), keep)
     else:  # a share of the variance, as scikit-learn's PCA reads a float
@@ -64,8 +64,11 @@ class Subspace(BaseDetector):
     Parameters
     ----------
     n_components : None, int >= 1 or float in (0, 1], default None
-        Basis size: None = every direction of the training span, an int = that many
-        leading principal directions, a float = the share of variance to keep.
+        Basis size: None = every direction of the training span, but at most half the
+        values per sample (``d // 2``: with more training samples than values the span is
+        the whole space and every residual 0), an int = that many leading principal
+        directions, a float = the share of variance to keep. The default suits images
+        with fewer training images than pixels (600 tiles of 64 x 64 = 4096: 599).
     smooth : float >= 0, default 2.0
         Gaussian sigma in pixels applied to image maps (0 = none; non-images: none).
     n_folds : int >= 2, default 5
