@@ -52,13 +52,18 @@ _HELD_OUT = (
     "threshold_ is set on held-out / cross-fitted calibration scores (issue 13), so the share of "
     "training rows flagged is not exactly contamination"
 )
-for _name in ("ae", "vae", "cvad", "mae", "idnn", "riad", "winae", "subspace", "deepsvdd", "deepsad", "sage", "ensemble", "pyod.autoencoder",
+for _name in ("ae", "vae", "cvad", "mae", "idnn", "riad", "winae", "deepsvdd", "deepsad", "sage", "ensemble", "pyod.autoencoder",
               "pyod.vae", "pyod.deepsvdd", "pyod.copod", "pyod.ecod", "pyod.gmm", "pyod.iforest", "pyod.kde",
               "pyod.ocsvm", "pyod.pca"):
     EXPECTED_FAILED_CHECKS.setdefault(_name, {}).update({
         "check_outliers_fit_predict": _HELD_OUT,
         "check_outliers_train": _HELD_OUT,
     })
+
+
+# issue 17: subspace's training scores are its out-of-fold scores (labels_ keep the contamination
+# share), but predict(X_train) rescores rows that lie in their own span (score ~0)
+EXPECTED_FAILED_CHECKS["subspace"] = {"check_outliers_fit_predict": _HELD_OUT}
 
 
 def _expected_failed_checks(estimator):
