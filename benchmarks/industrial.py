@@ -12,8 +12,9 @@ Metrics: image AUROC (score vs defective), pixel AUROC of the anomaly maps again
 over all 744 x 64 x 64 pixels, and PRO (MVTec AD's area under the per-region-overlap curve up
 to FPR 0.3, :func:`anomalib_ae.explain.metrics.pro_score`). Maps:
 
-* ours: the detector's ``error_map`` (RIAD: the smoothed MSGMS map; autoencoders: the squared
-  residual), channels averaged, what ``anomalib-ae explain`` shows;
+* ours: the detector's ``error_map`` (``subspace``: the projection residual in out-of-fold RMS
+  units, Gaussian-smoothed; RIAD: the smoothed MSGMS map; autoencoders: the squared residual),
+  channels averaged, what ``anomalib-ae explain`` shows;
 * PyOD peers (``pyod.*`` of our registry, on flattened pixels with PyOD's default
   parameters): occlusion against the training median (16-pixel patches, stride 8), the
   model-agnostic method of :mod:`anomalib_ae.explain.occlusion`;
@@ -22,7 +23,7 @@ to FPR 0.3, :func:`anomalib_ae.explain.metrics.pro_score`). Maps:
 
 The ``config`` row runs the detector and parameters of ``configs/industrial.yaml`` (the shipped
 default), so it is the number ``anomalib-ae fit --config configs/industrial.yaml`` gives. One seed
-(0) on the CPU; run times were measured on a shared, loaded machine (load in the JSON).
+(0) on the CPU (``subspace`` has no randomness); run times were measured on a shared, loaded machine (load in the JSON).
 Results go to ``benchmarks/results/industrial.{json,md}``; per-method scores and maps are
 cached under ``--cache`` (keyed by method, parameters and data) so a rerun recomputes nothing.
 """
