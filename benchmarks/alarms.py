@@ -46,11 +46,15 @@ def _yaml(name: str) -> dict:
 
 
 def _pipeline(cfg: dict, epochs: int | None, **adapter):
+    import anomalib_ae
     from anomalib_ae.pipeline import pipeline_from_config
 
     dp = {"verbose": False, "accelerator": "cpu"}
     if epochs:
         dp["epochs"] = epochs
+    # only what the config's detector takes (industrial.yaml's subspace has no epochs, verbose or accelerator)
+    valid = set(anomalib_ae.get_detector_class(cfg["detector"]["name"])().get_params(deep=False))
+    dp = {k: v for k, v in dp.items() if k in valid}
     return pipeline_from_config(cfg, detector_params=dp, adapter_params=adapter or None)
 
 

@@ -61,6 +61,11 @@ for _name in ("ae", "vae", "cvad", "mae", "idnn", "riad", "winae", "deepsvdd", "
     })
 
 
+# issue 17: subspace's training scores are its out-of-fold scores (labels_ keep the contamination
+# share), but predict(X_train) rescores rows that lie in their own span (score ~0)
+EXPECTED_FAILED_CHECKS["subspace"] = {"check_outliers_fit_predict": _HELD_OUT}
+
+
 def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(getattr(type(estimator), "_registered_name", ""), {})
 

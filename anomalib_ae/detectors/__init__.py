@@ -12,6 +12,7 @@ from anomalib_ae.models.idnn.detector import InterpolationDNN
 from anomalib_ae.models.mae.detector import MaskedAutoEncoder
 from anomalib_ae.models.riad.detector import RIAD
 from anomalib_ae.models.sage.detector import SAGE
+from anomalib_ae.models.subspace.detector import Subspace
 from anomalib_ae.models.vae.detector import VariationalAutoEncoder
 from anomalib_ae.models.winae.detector import WindowAutoEncoder
 
@@ -29,6 +30,7 @@ __all__ = [
     "InterpolationDNN",
     "MaskedAutoEncoder",
     "RIAD",
+    "Subspace",
     "VariationalAutoEncoder",
     "WindowAutoEncoder",
 ]

@@ -32,6 +32,7 @@ NETWORKS = {
     "UNet": "riad.network",
     "RIADNet": "riad.network",
     "MetricRMSEAutoEncoderNet": "winae.network",
+    "SubspaceNet": "subspace.network",
 }
 
 

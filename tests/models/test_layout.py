@@ -11,7 +11,7 @@ import anomalib_ae.nn
 from anomalib_ae.nn.base import AnomalyModule
 
 PACKAGE = Path(anomalib_ae.__file__).parent
-FAMILIES = ["ae", "cvad", "deepsvdd", "idnn", "mae", "riad", "sage", "vae", "winae"]
+FAMILIES = ["ae", "cvad", "deepsvdd", "idnn", "mae", "riad", "sage", "subspace", "vae", "winae"]
 
 
 def class_definitions(root: Path) -> dict[str, list[str]]:
