@@ -32,7 +32,7 @@ def test_flat_images_score_as_their_flattened_rows(name, tmp_path):
     assert flat.input_kind_ == "vector" and flat.model_shape_ == (144,)
     np.testing.assert_array_equal(flat.score(x[:7]), rows.score(x[:7].reshape(7, -1)))
     path = tmp_path / "m.pt"
-    anomalib_ae.save(flat, path)
+    flat.save(path)
     np.testing.assert_array_equal(anomalib_ae.load(path).score(x[:7]), flat.score(x[:7]))
     with pytest.raises(ValueError):
         flat.score(x[:3].reshape(3, -1))  # the per-sample shape of fit is kept
