@@ -58,3 +58,40 @@ def test_one_class_benchmark_writes_tables_and_records(tmp_path, jobs):
     assert len(lines) == 4  # one line per finished run, written as it finishes
     md = (out / "one_class_images_toy.md").read_text()
     assert "| class | paper Deep SVDD | ae | sage |" in md and "| 1 | 99.7 |" in md  # the paper's column beside ours
+
+
+def test_peers_and_the_shipped_config_row_are_marked(tmp_path):
+    import one_class_images as oc
+
+    _toy_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    oc.main(["--data-dir", str(tmp_path / "data"), "--out-dir", str(out), "--datasets", "mnist",
+             "--classes", "0", "--seeds", "0", "--epochs", "2", "--max-train", "30",
+             "--detectors", "ours_default", "ae_flat", "pyod_knn", "pyod_iforest", "--accelerator", "cpu", "--tag", "toy"])
+    recs = json.loads((out / "one_class_images_toy.json").read_text())["records"]
+    assert {r["detector"] for r in recs} == {"ours_default", "ae_flat", "pyod_knn", "pyod_iforest"}
+    assert all(np.isfinite(r["auroc"]) for r in recs)
+    md = (out / "one_class_images_toy.md").read_text()
+    assert "| best of ours | best peer | ours - peer |" in md
+    assert "Ours: ours_default, ae_flat; peers: pyod_knn, pyod_iforest." in md
+    # the headline row is the config's detector as shipped (its epochs, not the run's --epochs)
+    det = oc.make_detector("ours_default", 2, 5)
+    assert det.random_state == 5 and all(m[1]["epochs"] == 8 for m in det.detectors)
+
+
+def test_selection_reads_the_training_split_only(tmp_path):
+    import one_class_select as sel
+
+    y = np.repeat(np.arange(3), 40)
+    fit_idx, val_idx, labels = sel.validation_split(y, 1, 0, 20, 10, 5)
+    assert len(fit_idx) == 20 and set(y[fit_idx]) == {1}
+    assert not set(fit_idx) & set(val_idx)  # validation normals are other training images of the class
+    assert labels.tolist() == [0] * 10 + [1] * 10 and (y[val_idx] != 1).tolist() == labels.astype(bool).tolist()
+    _toy_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    sel.main(["--data-dir", str(tmp_path / "data"), "--out-dir", str(out), "--cache", str(tmp_path / "cache"),
+              "--datasets", "mnist", "--classes", "0", "--epochs", "2", "--max-train", "20", "--val-normal", "10",
+              "--val-anomalies", "5", "--candidates", "ae_flat", "pyod_knn", "--tag", "toy"])
+    data = json.loads((out / "one_class_select_toy.json").read_text())
+    assert data["summary"]["mnist"]["chosen"] == "ae_flat" and data["summary"]["mnist"]["best_peer"] == "pyod_knn"
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2

@@ -19,7 +19,7 @@ from anomalib_ae.preprocessing import fit_standardizer, standardize
 from anomalib_ae.training import batched_apply, fit_module, score_device, seeded
 from anomalib_ae.validation import Interval, StrOptions
 
-INPUT_KINDS = ("auto", "vector", "window", "image")
+INPUT_KINDS = ("auto", "vector", "window", "image", "flat")
 
 
 def infer_input_kind(shape: tuple[int, ...], input_kind: str = "auto") -> str:
@@ -27,10 +27,18 @@ def infer_input_kind(shape: tuple[int, ...], input_kind: str = "auto") -> str:
 
     A 3-D batch ``(n, a, b)`` is ambiguous: it is taken as grayscale images when ``a == b >= 8``
     and as windows ``(n, T, d)`` otherwise; pass ``input_kind`` to decide explicitly.
+    ``"flat"`` takes any per-sample shape as one vector of all its values (resolved to "vector";
+    :func:`to_model_layout` flattens): dense networks on every pixel, each standardised on its own,
+    as PyOD's MLPs see images.
     """
+    if input_kind == "flat":
+        return "vector"
     if input_kind != "auto":
         if input_kind == "vector" and len(shape) != 1:
-            raise ValueError(f"input_kind='vector' needs 2-D input (n, d), got per-sample shape {shape}")
+            raise ValueError(
+                f"input_kind='vector' needs 2-D input (n, d), got per-sample shape {shape} "
+                "(input_kind='flat' flattens each sample)"
+            )
         if input_kind == "window" and len(shape) != 2:
             raise ValueError(f"input_kind='window' needs 3-D input (n, T, d), got per-sample shape {shape}")
         if input_kind == "image" and len(shape) not in (2, 3):
@@ -46,7 +54,10 @@ def infer_input_kind(shape: tuple[int, ...], input_kind: str = "auto") -> str:
 
 
 def to_model_layout(X: np.ndarray, kind: str) -> np.ndarray:
-    """Images become ``(n, C, H, W)`` (channels-last RGB is transposed); others unchanged."""
+    """Images become ``(n, C, H, W)`` (channels-last RGB is transposed); "vector" input of more
+    than 2 dimensions (``input_kind="flat"``) becomes ``(n, d)``; others unchanged."""
+    if kind == "vector" and X.ndim > 2:
+        return X.reshape(len(X), -1)
     if kind != "image":
         return X
     if X.ndim == 3:
@@ -74,8 +85,9 @@ class BaseDeepDetector(BaseDetector):
         ``predict_proba`` / ``p_value`` (not used when fewer than 20 samples are given).
     patience : int or None, default 5
         Early-stopping patience in epochs on the validation loss; None trains all ``epochs``.
-    input_kind : {"auto", "vector", "window", "image"}
-        How to read the input; see :func:`infer_input_kind`.
+    input_kind : {"auto", "vector", "window", "image", "flat"}
+        How to read the input; see :func:`infer_input_kind` ("flat": every sample flattened to
+        one vector, e.g. small grayscale images for dense networks).
     random_state : int, RandomState or None
         Seeds weights, split and batch order: the same seed gives identical scores on CPU.
     accelerator : str, default "auto"
