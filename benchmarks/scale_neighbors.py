@@ -87,6 +87,20 @@ def one(spec: dict) -> dict:
             "loadavg": list(os.getloadavg())}
 
 
+def measure(spec: dict, timeout: float = 3600) -> dict:
+    """:func:`one` in a fresh process with ``spec["threads"]`` OMP / BLAS threads (its own peak RSS);
+    a row with ``error`` when it fails or runs past ``timeout`` seconds. Also used by ``benchmarks/scale.py``."""
+    threads = str(spec.get("threads") or 1)
+    env = {**os.environ, **{v: threads for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+    try:
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--one", json.dumps(spec)], env=env,
+                             text=True, capture_output=True, timeout=timeout, cwd=Path(__file__).parent)
+        line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+        return json.loads(line[-1][7:]) if line else {**spec, "error": out.stderr.strip()[-300:]}
+    except subprocess.TimeoutExpired:
+        return {**spec, "error": f"not finished in {timeout:.0f} s"}
+
+
 def _cpu() -> float:
     """CPU seconds of this process (user + system, all threads)."""
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -152,7 +166,6 @@ def main(argv=None) -> None:
         rows = json.loads(OUT.with_suffix(".json").read_text())["rows"]
     meta = {"command": " ".join(["python", "benchmarks/scale_neighbors.py", *(argv or sys.argv[1:])]),
             "platform": platform.platform(), "cpu_count": os.cpu_count(), "shared_machine": True}
-    env = {**os.environ, **{v: str(args.threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
     for n in args.sizes:
         for what in args.what:
             for search in args.search:
@@ -161,13 +174,7 @@ def main(argv=None) -> None:
                     continue
                 spec = {"what": what, "n": n, "search": search, "threads": args.threads}
                 rows = [r for r in rows if any(r[k] != spec[k] for k in ("what", "n", "search"))]
-                try:
-                    out = subprocess.run([sys.executable, __file__, "--one", json.dumps(spec)], env=env, text=True,
-                                         capture_output=True, timeout=args.timeout, cwd=Path(__file__).parent)
-                    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-                    row = json.loads(line[-1][7:]) if line else {**spec, "error": out.stderr.strip()[-300:]}
-                except subprocess.TimeoutExpired:
-                    row = {**spec, "error": f"not finished in {args.timeout:.0f} s"}
+                row = measure(spec, args.timeout)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 write(rows, meta)
