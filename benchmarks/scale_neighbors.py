@@ -72,7 +72,7 @@ def one(spec: dict) -> dict:
             faiss.omp_set_num_threads(int(spec["threads"]))
         except ImportError:
             pass
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # after the data generator
+    rss_before = peak_rss_mb()  # after the data generator
     c0, t0 = _cpu(), time.perf_counter()
     det.fit(X)
     c1, t1 = _cpu(), time.perf_counter()
@@ -83,7 +83,7 @@ def one(spec: dict) -> dict:
     index = ApproximateSearch().index if spec["search"] == "approximate" else "-"
     return {**spec, "index": index, "fit_s": t1 - t0, "score_s": t2 - t1, "fit_cpu_s": c1 - c0, "score_cpu_s": c2 - c1,
             "auroc": float(roc_auc_score(y_test, scores)), "rss_before_fit_mb": rss_before,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "loadavg": list(os.getloadavg())}
 
 
@@ -99,6 +99,19 @@ def measure(spec: dict, timeout: float = 3600) -> dict:
         return json.loads(line[-1][7:]) if line else {**spec, "error": out.stderr.strip()[-300:]}
     except subprocess.TimeoutExpired:
         return {**spec, "error": f"not finished in {timeout:.0f} s"}
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process in MB: ``VmHWM`` of /proc/self/status. (``ru_maxrss`` of a process
+    started by ``subprocess`` also counts its launcher's peak: Linux carries the parent's high-water
+    mark over the vfork + exec.) ``ru_maxrss`` where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu() -> float:

@@ -38,20 +38,38 @@ N_METRICS = 16
 BLOCK = 100_000
 
 
+TIME = "/usr/bin/time"
+_RSS_MARK = "PEAK_RSS_KB="
+
+
 def cli(*args: str) -> tuple[float, float, str]:
-    """Run ``python -m anomalib_ae.cli ARGS`` -> (seconds, peak RSS in MB, its output)."""
+    """Run ``python -m anomalib_ae.cli ARGS`` -> (seconds, peak RSS in MB, its output).
+
+    The peak RSS is the CLI process's own, measured by ``/usr/bin/time`` (GNU time, ``%M``) when it
+    is installed: ``ru_maxrss`` of a child that this (large) process starts directly also counts
+    this process's high-water mark (Linux carries it over the vfork + exec). Without it,
+    ``os.wait4``'s ``ru_maxrss`` (an upper bound)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1"}
+    timed = os.access(TIME, os.X_OK)
+    cmd = [sys.executable, "-m", "anomalib_ae.cli", *args]
+    if timed:
+        cmd = [TIME, "-f", _RSS_MARK + "%M", *cmd]
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "anomalib_ae.cli", *args], env=env, cwd=str(ROOT),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    p = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     err = p.stdout.read().decode()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     secs = time.perf_counter() - t0
     if p.returncode:
         raise SystemExit(f"anomalib-ae {' '.join(args)} failed ({p.returncode}): {err[-2000:]}")
-    return secs, usage.ru_maxrss / 1024.0, err  # ru_maxrss is in KiB on Linux
+    rss_kb = usage.ru_maxrss  # KiB on Linux
+    if timed:
+        marks = [line for line in err.splitlines() if line.startswith(_RSS_MARK)]
+        if marks:
+            rss_kb = int(marks[-1][len(_RSS_MARK):])
+            err = "\n".join(line for line in err.splitlines() if not line.startswith(_RSS_MARK))
+    return secs, rss_kb / 1024.0, err
 
 
 def make_csv(path: Path, size_gb: float, seed: int = 0) -> int:
