@@ -2,7 +2,7 @@
 
 Two things are measured on a generated 64-column set (``neighbors_backends.generated``: 20
 clusters on 8-dimensional subspaces plus noise), exact (scikit-learn) against approximate
-(faiss HNSW, :mod:`anomalib_ae.neighbors`) search:
+(faiss IVF, :mod:`anomalib_ae.neighbors`) search:
 
 * ``knn``: one ``pyod.knn`` (1-NN, Euclidean) with its leave-one-out training scores;
 * ``ensemble``: the default tabular ensemble ``ensemble:knn-lof-cos-gmm`` (benchmarks/tabular.py:
