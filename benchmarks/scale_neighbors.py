@@ -2,7 +2,7 @@
 
 Two things are measured on a generated 64-column set (``neighbors_backends.generated``: 20
 clusters on 8-dimensional subspaces plus noise), exact (scikit-learn) against approximate
-(faiss HNSW, :mod:`anomalib_ae.neighbors`) search:
+(faiss IVF, :mod:`anomalib_ae.neighbors`) search:
 
 * ``knn``: one ``pyod.knn`` (1-NN, Euclidean) with its leave-one-out training scores;
 * ``ensemble``: the default tabular ensemble ``ensemble:knn-lof-cos-gmm`` (benchmarks/tabular.py:
@@ -72,7 +72,7 @@ def one(spec: dict) -> dict:
             faiss.omp_set_num_threads(int(spec["threads"]))
         except ImportError:
             pass
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # after the data generator
+    rss_before = peak_rss_mb()  # after the data generator
     c0, t0 = _cpu(), time.perf_counter()
     det.fit(X)
     c1, t1 = _cpu(), time.perf_counter()
@@ -83,8 +83,35 @@ def one(spec: dict) -> dict:
     index = ApproximateSearch().index if spec["search"] == "approximate" else "-"
     return {**spec, "index": index, "fit_s": t1 - t0, "score_s": t2 - t1, "fit_cpu_s": c1 - c0, "score_cpu_s": c2 - c1,
             "auroc": float(roc_auc_score(y_test, scores)), "rss_before_fit_mb": rss_before,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "loadavg": list(os.getloadavg())}
+
+
+def measure(spec: dict, timeout: float = 3600) -> dict:
+    """:func:`one` in a fresh process with ``spec["threads"]`` OMP / BLAS threads (its own peak RSS);
+    a row with ``error`` when it fails or runs past ``timeout`` seconds. Also used by ``benchmarks/scale.py``."""
+    threads = str(spec.get("threads") or 1)
+    env = {**os.environ, **{v: threads for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+    try:
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--one", json.dumps(spec)], env=env,
+                             text=True, capture_output=True, timeout=timeout, cwd=Path(__file__).parent)
+        line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+        return json.loads(line[-1][7:]) if line else {**spec, "error": out.stderr.strip()[-300:]}
+    except subprocess.TimeoutExpired:
+        return {**spec, "error": f"not finished in {timeout:.0f} s"}
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process in MB: ``VmHWM`` of /proc/self/status. (``ru_maxrss`` of a process
+    started by ``subprocess`` also counts its launcher's peak: Linux carries the parent's high-water
+    mark over the vfork + exec.) ``ru_maxrss`` where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu() -> float:
@@ -152,7 +179,6 @@ def main(argv=None) -> None:
         rows = json.loads(OUT.with_suffix(".json").read_text())["rows"]
     meta = {"command": " ".join(["python", "benchmarks/scale_neighbors.py", *(argv or sys.argv[1:])]),
             "platform": platform.platform(), "cpu_count": os.cpu_count(), "shared_machine": True}
-    env = {**os.environ, **{v: str(args.threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
     for n in args.sizes:
         for what in args.what:
             for search in args.search:
@@ -161,13 +187,7 @@ def main(argv=None) -> None:
                     continue
                 spec = {"what": what, "n": n, "search": search, "threads": args.threads}
                 rows = [r for r in rows if any(r[k] != spec[k] for k in ("what", "n", "search"))]
-                try:
-                    out = subprocess.run([sys.executable, __file__, "--one", json.dumps(spec)], env=env, text=True,
-                                         capture_output=True, timeout=args.timeout, cwd=Path(__file__).parent)
-                    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-                    row = json.loads(line[-1][7:]) if line else {**spec, "error": out.stderr.strip()[-300:]}
-                except subprocess.TimeoutExpired:
-                    row = {**spec, "error": f"not finished in {args.timeout:.0f} s"}
+                row = measure(spec, args.timeout)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 write(rows, meta)

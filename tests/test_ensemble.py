@@ -107,3 +107,14 @@ def test_nested_save_load_is_bit_identical(blobs_with_outliers, tmp_path):
     np.testing.assert_array_equal(loaded.score(X_test), ens.score(X_test))
     np.testing.assert_array_equal(loaded.predict_proba(X_test), ens.predict_proba(X_test))
     assert loaded.threshold_ == ens.threshold_ and loaded.get_params() == ens.get_params()
+
+
+def test_oof_training_scores_are_the_out_of_sample_ones(blobs_with_outliers):
+    """With "oof" the ensemble's training scores are its calibration scores (each member's
+    leave-one-out / cross-fitted score of the row), not a second, in-sample pass over the rows."""
+    X_train = blobs_with_outliers[0]
+    ens = anomalib_ae.Ensemble(MEMBERS, combine="max", random_state=0).fit(X_train)
+    np.testing.assert_array_equal(ens.decision_scores_, ens.calibration_scores_)
+    assert ens.labels_.shape == (len(X_train),)
+    split = anomalib_ae.Ensemble(MEMBERS, combine="max", calibration="split", random_state=0).fit(X_train)
+    np.testing.assert_allclose(split.decision_scores_, split.score(X_train))

@@ -185,6 +185,16 @@ class Ensemble(BaseDetector):
                 cal_scores = cal_scores[np.asarray(y)[cal_idx] <= 0]
             self.calibration_scores_ = cal_scores if cal_scores.size else None
 
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        # "oof": the combined out-of-sample scores of the training rows are the calibration
+        # scores already (members' leave-one-out / cross-fitted scores); scoring the rows again
+        # in-sample would cost one more query pass per neighbour member (docs/scale.md) and give
+        # kNN members the distance of a row to itself.
+        cal = getattr(self, "calibration_scores_", None)
+        if self.calibration_method_ == "oof" and cal is not None and cal.shape[0] == X.shape[0]:
+            return cal.copy()
+        return self._score(X)
+
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self._combine(self._member_matrix(X))
 
