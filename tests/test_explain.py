@@ -122,3 +122,22 @@ def test_zscore_contributions_for_detectors_without_reconstruction(blobs_with_ou
     mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
     c, method = feature_contributions(det, X_test[:3], (mean, scale))
     assert method == "zscore" and c.shape == (3, X_train.shape[1])
+
+
+def test_reference_statistics_come_from_a_seeded_sample_above_the_cap(monkeypatch):
+    """Above REFERENCE_SAMPLES rows the median / residual spreads use a seeded sample (fit stays
+    cheap); mean and scale use every row; below the cap nothing is sampled."""
+    import anomalib_ae
+    from anomalib_ae.explain import reference
+
+    X = np.random.default_rng(3).normal(size=(400, 5)).astype(np.float32)
+    X[:, 2] += np.arange(400) / 40.0  # a column whose median depends on which rows are taken
+    monkeypatch.setattr(reference, "REFERENCE_SAMPLES", 100)
+    det = anomalib_ae.create("pyod.knn", random_state=7).fit(X)
+    sample = reference.reference_sample(det, X)
+    assert sample.shape == (100, 5)
+    assert np.array_equal(sample, reference.reference_sample(det, X))  # seeded: the same rows again
+    np.testing.assert_allclose(det.train_median_, np.median(sample.astype(np.float64), axis=0))
+    np.testing.assert_allclose(det.train_mean_, X.astype(np.float64).mean(axis=0))
+    small = X[:100]
+    assert reference.reference_sample(det, small) is small

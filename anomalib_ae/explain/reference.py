@@ -4,6 +4,7 @@
 ``anomalib-ae explain`` works on any model file without reference data:
 
 * ``train_median_``: one sample's per-value median (occlusion's replacement value);
+  like the residual spreads, from a seeded sample of :data:`REFERENCE_SAMPLES` above that many;
 * ``train_mean_``, ``train_scale_``: per-value mean and standard deviation (the z-score baseline);
 * ``residual_scale_``: RMS reconstruction residual on the training data, per feature / metric /
   channel (reconstruction detectors only, else None);
@@ -17,7 +18,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_reference"]
+__all__ = ["REFERENCE_SAMPLES", "fit_reference", "reference_sample"]
+
+
+#: Above this many training samples, the median and the residual spreads come from a seeded
+#: sample of this size (mean and scale always use every sample): a median and a 99th percentile
+#: of 10,000 samples are as good as all of them for ranking, and fitting stays cheap.
+REFERENCE_SAMPLES = 10_000
+
+
+def reference_sample(detector, X: np.ndarray) -> np.ndarray:
+    """``X`` itself, or a seeded sample of :data:`REFERENCE_SAMPLES` of its samples in their order."""
+    n = len(X)
+    if n <= REFERENCE_SAMPLES:
+        return X
+    seed = getattr(detector, "random_state", None)
+    rng = np.random.default_rng(seed if isinstance(seed, (int, np.integer)) else 0)
+    return X[np.sort(rng.choice(n, REFERENCE_SAMPLES, replace=False))]
 
 
 def fit_reference(detector, X: np.ndarray) -> dict:
@@ -25,8 +42,9 @@ def fit_reference(detector, X: np.ndarray) -> dict:
     X64 = np.asarray(X, dtype=np.float64)
     scale = X64.std(axis=0)
     scale[scale < 1e-12] = 1.0
+    X_all, X = X, reference_sample(detector, X)
     out = {
-        "train_median_": np.median(X64, axis=0),
+        "train_median_": np.median(np.asarray(X, dtype=np.float64), axis=0),
         "train_mean_": X64.mean(axis=0),
         "train_scale_": scale,
         "residual_scale_": None,
@@ -46,5 +64,5 @@ def fit_reference(detector, X: np.ndarray) -> dict:
                 from anomalib_ae.explain.blend import occlusion_scale
 
                 detector.train_median_ = out["train_median_"]  # occlusion's replacement values
-                out["occlusion_scale_"] = occlusion_scale(detector, X)
+                out["occlusion_scale_"] = occlusion_scale(detector, X_all)  # its own 512-window sample
     return out
