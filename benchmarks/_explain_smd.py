@@ -213,6 +213,16 @@ def _write_npz(path: Path, out: dict) -> None:
     os.replace(tmp, path)
 
 
+
+def _cache_key(T, epochs, train_stride, seed, val_fraction, n_plant, pad, amplitude, end_inclusive) -> str:
+    """The cache file stem shared by the per-machine arrays and the library-method rows."""
+    key = f"v{CACHE_VERSION}_T{T}_e{epochs}_s{train_stride}_seed{seed}_val{val_fraction}_p{n_plant}_pad{pad}"
+    if tuple(amplitude) != (1.5, 8.0):
+        key += f"_amp{amplitude[0]:g}-{amplitude[1]:g}"
+    if end_inclusive:
+        key += "_endincl"
+    return key
+
 def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 16, epochs: int = 10,
                    train_stride: int = 4, seed: int = 0, val_fraction: float = 0.2, n_plant: int = 2,
                    pad: int = 8, amplitude: tuple[float, float] = (1.5, 8.0), end_inclusive: bool = False,
@@ -226,11 +236,7 @@ def machine_arrays(path_npz: Path, path_interp: Path, cache: Path, *, T: int = 1
     from anomalib_ae.explain.methods import attribute
     from anomalib_ae.explain.residuals import residual_spreads
 
-    key = f"v{CACHE_VERSION}_T{T}_e{epochs}_s{train_stride}_seed{seed}_val{val_fraction}_p{n_plant}_pad{pad}"
-    if tuple(amplitude) != (1.5, 8.0):
-        key += f"_amp{amplitude[0]:g}-{amplitude[1]:g}"
-    if end_inclusive:
-        key += "_endincl"
+    key = _cache_key(T, epochs, train_stride, seed, val_fraction, n_plant, pad, amplitude, end_inclusive)
     folder = cache / path_npz.stem
     folder.mkdir(parents=True, exist_ok=True)
     arr_file, dep_file = folder / f"arrays_{key}.npz", folder / f"deployed_{key}.npz"
@@ -423,11 +429,7 @@ def library_rows(path_npz: Path, path_interp: Path, cache: Path, method: str, *,
     from anomalib_ae.explain.blend import occlusion_scale
     from anomalib_ae.explain.methods import attribute
 
-    key = f"v{CACHE_VERSION}_T{T}_e{epochs}_s{train_stride}_seed{seed}_val{val_fraction}_p{n_plant}_pad{pad}"
-    if tuple(amplitude) != (1.5, 8.0):
-        key += f"_amp{amplitude[0]:g}-{amplitude[1]:g}"
-    if end_inclusive:
-        key += "_endincl"
+    key = _cache_key(T, epochs, train_stride, seed, val_fraction, n_plant, pad, amplitude, end_inclusive)
     folder = cache / path_npz.stem
     out_file = folder / f"library_{method}_{key}.npz"
     if out_file.exists():
