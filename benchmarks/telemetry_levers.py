@@ -205,11 +205,18 @@ def main(argv=None) -> None:
           f"{args.val:.0%}, no test label read)", "", f"command: `{cmd}`  ",
           f"run time: {seconds:.0f} s (cached fits cost nothing), machines: {len(paths)}, "
           f"load average {[round(v, 2) for v in os.getloadavg()]}", "",
-          "| candidate | mean validation AUROC | mean validation best F1 |", "|---|---|---|"]
+          "The last column: the mean over machines of (candidate - chosen) validation AUROC, +- its standard "
+          "error (paired by machine): differences within about two standard errors are noise.", "",
+          "| candidate | mean validation AUROC | mean validation best F1 | vs chosen (paired) |", "|---|---|---|---|"]
+    auc = {(r["machine"], r["candidate"]): r["val_auroc"] for r in rows}
+    mcs = list(dict.fromkeys(r["machine"] for r in rows))
     for c in sorted(names, key=lambda c: -mean[c]["val_auroc"]):
         v = mean[c]
-        md.append(f"| {c} | {'**%.4f**' % v['val_auroc'] if c == chosen else '%.4f' % v['val_auroc']} | "
-                  f"{v['val_best_f1']:.4f} |")
+        d = np.array([auc[(m, c)] - auc[(m, chosen)] for m in mcs])
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        mean[c]["diff_vs_chosen"], mean[c]["diff_se"] = float(d.mean()), se
+        md.append(f"| {c.replace('|', chr(92) + '|')} | {'**%.4f**' % v['val_auroc'] if c == chosen else '%.4f' % v['val_auroc']} | "
+                  f"{v['val_best_f1']:.4f} | {d.mean():+.4f} +- {se:.4f} |")
     md += ["", f"chosen (eligible = reachable through a detector or a config): **{chosen}**", ""]
     text = "\n".join(md)
     print(text)
