@@ -63,8 +63,11 @@ DEEPOD_OPTIONAL = {
     "TimesNet": {"seq_len": 30, "epochs": 5, "epoch_steps": 20, "batch_size": 32},
     "AnomalyTransformer": {"seq_len": 30, "epochs": 3, "epoch_steps": 20, "batch_size": 32},
 }
-#: our detectors run by default: name -> (parameters over the shared deep settings, window or None = --window)
-OURS = {"ae": ({}, 30), "winae": ({}, 30)}  # ae@30: configs/hpc.yaml, chosen by telemetry_select.py
+#: the headline row: a shipped config, fitted as ``anomalib-ae fit --config`` builds it (its detector,
+#: parameters, window and timestamp_how; training windows every --train-stride rows)
+HEADLINE_CONFIG = "hpc_accuracy"
+#: our detectors run by default besides it: name -> (parameters over the shared deep settings, window or None = --window)
+OURS = {"winae": ({}, 30)}  # ae@30 = config:hpc_accuracy (the same detector and settings; chosen by telemetry_select.py)
 METRICS = ("auroc", "best_f1", "f1_pa", "range_f1")
 
 
@@ -112,7 +115,24 @@ def _quiet():
     warnings.simplefilter("ignore")
 
 
-def run_ours(name: str, params: dict, btr, bte, epochs: int, seed: int) -> tuple[np.ndarray, float, float]:
+def config_method(name: str) -> dict:
+    """``configs/<name>.yaml`` -> {"detector", "params", "window", "how"}: what ``anomalib-ae fit
+    --config`` builds (detector, its parameters, the adapter's window, ``scoring.timestamp_how``)."""
+    import yaml
+
+    from anomalib_ae.config import pipeline_params
+
+    path = REPO / "configs" / f"{name}.yaml"
+    if not path.is_file():
+        sys.exit(f"no config {path}")
+    pp = pipeline_params(yaml.safe_load(path.read_text()))
+    if pp["kind"] != "telemetry":
+        sys.exit(f"{path} is a {pp['kind']!r} config, not telemetry")
+    return {"config": name, "detector": pp["detector"], "params": dict(pp["detector_params"]),
+            "window": int(pp["adapter_params"].get("window", 32)), "how": pp.get("timestamp_how", "mean")}
+
+
+def run_ours(name: str, params: dict, btr, bte, epochs: int, seed: int, how: str = "mean") -> tuple[np.ndarray, float, float]:
     import anomalib_ae
     from anomalib_ae.data import windows_to_timestamps
 
@@ -123,7 +143,7 @@ def run_ours(name: str, params: dict, btr, bte, epochs: int, seed: int) -> tuple
     t0 = time.perf_counter()
     det.fit(btr.X)
     t1 = time.perf_counter()
-    s = windows_to_timestamps(det.score(bte.X), bte)
+    s = windows_to_timestamps(det.score(bte.X), bte, how=how)
     return s, t1 - t0, time.perf_counter() - t1
 
 
@@ -205,7 +225,7 @@ def cache_path(cache: Path, key: str, machine: str) -> Path:
 
 def method_key(family: str, name: str, settings: dict) -> str:
     text = json.dumps(settings, sort_keys=True, default=str)
-    return f"{family}.{name}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+    return f"{family}.{name.replace(':', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
 class NotCached(LookupError):
@@ -243,7 +263,9 @@ def evaluate(y: np.ndarray, s: np.ndarray) -> dict:
 def parse_methods(text: str | None, quick: bool) -> list[tuple[str, str, dict, int | None]]:
     """-> [(family, name, extra params, window or None)]; ``text`` like
     ``ours:winae@30,pyod:pyod.knn,deepod:TranAD`` (``@W``: this method's window, else ``--window``)."""
-    allm = [("ours", n, dict(p), w) for n, (p, w) in OURS.items()] + [("pyod", n, {}, None) for n in PYOD] + \
+    head = config_method(HEADLINE_CONFIG)
+    allm = [("ours", f"config:{HEADLINE_CONFIG}", head, head["window"])] + \
+        [("ours", n, dict(p), w) for n, (p, w) in OURS.items()] + [("pyod", n, {}, None) for n in PYOD] + \
         [("deepod", n, dict(p), None) for n, p in DEEPOD.items()]
     if not text:
         return allm
@@ -251,6 +273,10 @@ def parse_methods(text: str | None, quick: bool) -> list[tuple[str, str, dict, i
     known.update({("deepod", n): (dict(p), None) for n, p in DEEPOD_OPTIONAL.items()})
     out = []
     for tok in (t.strip() for t in text.split(",") if t.strip()):
+        if tok.startswith("config:"):  # config:hpc_accuracy = configs/hpc_accuracy.yaml, as the CLI builds it
+            cm = config_method(tok.split(":", 1)[1])
+            out.append(("ours", tok, cm, cm["window"]))
+            continue
         spec, _, win = tok.partition("@")
         fam, _, name = spec.partition(":")
         if fam == "ours" and (fam, name) not in known:
@@ -291,6 +317,12 @@ def run(args) -> dict:
         elif fam == "pyod":
             settings = {"window": window, "train_stride": args.train_stride, "epochs": args.epochs,
                         "seed": args.seed}
+        elif "config" in extra:  # a shipped config: its detector, parameters, window and timestamp_how
+            extra = {**extra, "params": {**extra["params"], "random_state": args.seed}}  # --seed wins
+            if args.quick:
+                extra = {**extra, "params": {**extra["params"], "epochs": args.epochs}}
+            settings = {"window": window, "train_stride": args.train_stride, "seed": args.seed,
+                        "detector": extra["detector"], "params": extra["params"], "how": extra["how"]}
         else:
             settings = {"window": window, "train_stride": args.train_stride, "epochs": args.epochs,
                         "seed": args.seed, "params": extra}
@@ -306,9 +338,11 @@ def run(args) -> dict:
                 return run_deepod(name, settings["params"], ztr, zte, args.seed)
             if fam == "pyod":
                 return run_pyod(name, btr, bte, args.epochs, args.seed)
+            if "config" in extra:
+                return run_ours(extra["detector"], extra["params"], btr, bte, args.epochs, args.seed, extra["how"])
             return run_ours(name, extra, btr, bte, args.epochs, args.seed)
 
-        label = f"{fam}:{name}" + (f"@{window}" if fam != "deepod" else "")
+        label = name if name.startswith("config:") else f"{fam}:{name}" + (f"@{window}" if fam != "deepod" else "")
         try:
             s, fit_s, score_s, hit = cached_scores(cache, key, path.stem, settings, compute, args.cached_only)
         except NotCached:
@@ -325,7 +359,8 @@ def run(args) -> dict:
         print(f"  {path.stem} {label}: auroc {m['auroc']:.3f} f1 {m['best_f1']:.3f} pa {m['f1_pa']:.3f} "
               f"range {m['range_f1']:.3f} fit {fit_s:.0f}s{' (cached)' if hit else ''}", flush=True)
     return {"rows": [asdict(r) for r in rows], "machines": [p.stem for p in machines],
-            "methods": [f"{f}:{n}" + (f"@{w or args.window}" if f != "deepod" else "") for f, n, _, w in methods],
+            "methods": [n if n.startswith("config:") else f"{f}:{n}" + (f"@{w or args.window}" if f != "deepod" else "")
+                        for f, n, _, w in methods],
             "failures": failures, "not_run": not_run,
             "settings": {"window": args.window, "train_stride": args.train_stride, "epochs": args.epochs,
                          "seed": args.seed, "deepod": {n: p for f, n, p, _ in methods if f == "deepod"}, "quick": args.quick}}

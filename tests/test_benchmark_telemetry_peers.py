@@ -64,6 +64,29 @@ def test_parse_methods_windows_and_unknown_names():
         tp.parse_methods("deepod:NoSuch", quick=False)
 
 
+def test_headline_row_is_the_shipped_config_as_the_cli_builds_it():
+    cm = tp.config_method("hpc_accuracy")
+    assert cm["detector"] == "ae" and cm["window"] == 30 and cm["how"] == "mean"
+    assert cm["params"]["epochs"] == 10 and cm["params"]["input_kind"] == "window"
+    plan = tp.parse_methods(None, quick=False)
+    assert plan[0][:2] == ("ours", "config:hpc_accuracy") and plan[0][3] == 30
+    assert tp.parse_methods("config:hpc_accuracy", quick=False)[0][2] == cm
+    with pytest.raises(SystemExit, match="no config"):
+        tp.config_method("no_such_config")
+    # a cache key never holds a colon (a folder name)
+    assert ":" not in tp.method_key("ours", "config:hpc_accuracy", {"a": 1})
+
+
+def test_levers_spec_parsing_and_max_aggregation():
+    import telemetry_levers as tl
+
+    assert tl.parse_spec("ae:epochs=30|hidden_dims=[256,64]@stride1") == ("ae", {"epochs": 30, "hidden_dims": [256, 64]}, 1)
+    assert tl.parse_spec("deepsvdd") == ("deepsvdd", {}, None)
+    idx = np.array([[0, 1], [1, 2]])
+    np.testing.assert_array_equal(tl.to_rows(np.array([1.0, 3.0]), idx, 3, "max"), [1.0, 3.0, 3.0])
+    np.testing.assert_array_equal(tl.to_rows(np.array([1.0, 3.0]), idx, 3, "mean"), [1.0, 2.0, 3.0])
+
+
 def test_injected_anomalies_are_labelled_and_change_only_their_rows():
     z = np.random.default_rng(0).normal(size=(2000, 5))
     x, y = ts.inject(z, np.random.default_rng(1), 8)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import torch
+
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.models.winae.network import MetricRMSEAutoEncoderNet
 from anomalib_ae.registry import register_detector
+from anomalib_ae.validation import StrOptions
 
 
 @register_detector("winae")
@@ -20,7 +24,14 @@ class WindowAutoEncoder(BaseDeepDetector):
 
     Parameters
     ----------
-    All
+    metric_norm : {"none", "train"}, default "none"
+        ``"train"``: each metric's RMSE is divided by its mean RMSE on held-out normal training
+        windows (the validation split; the training windows when there is none) before the
+        metrics are averaged, so a metric the network reconstructs well in normal operation
+        counts more when it breaks (floor: a tenth of the metrics' median scale, so a metric
+        that never moved in training cannot explode). ``configs/hpc_accuracy.yaml`` uses it;
+        see ``benchmarks/results/telemetry_levers.md`` for what it was measured to give.
+    Others
         As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
 
     Examples
@@ -32,9 +43,15 @@ class WindowAutoEncoder(BaseDeepDetector):
     (3,)
     """
 
+    _constraints: dict = {**BaseDeepDetector._constraints, "metric_norm": [StrOptions({"none", "train"})]}
+
+    #: floor of a metric's scale, as a share of the median scale over the metrics
+    METRIC_SCALE_FLOOR = 0.1
+
     def __init__(
         self,
         *,
+        metric_norm="none",
         hidden_dims=None,
         latent_dim=None,
         epochs=10,
@@ -54,6 +71,7 @@ class WindowAutoEncoder(BaseDeepDetector):
         contamination=0.1,
         threshold=None,
     ):
+        self.metric_norm = metric_norm
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
         self.epochs = epochs
@@ -76,3 +94,17 @@ class WindowAutoEncoder(BaseDeepDetector):
     def _build_module(self):
         axis = 1 if self.input_kind_ == "image" else -1
         return MetricRMSEAutoEncoderNet(self.model_shape_, self._hidden_dims(), self._latent_dim(), metric_axis=axis)
+
+    def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
+        super()._train(X_train, y_train, X_val, y_val, seed)
+        if self.metric_norm == "train":
+            ref = X_val if X_val is not None and len(X_val) else X_train
+            self.module_.metric_scale.copy_(self._metric_scale(ref))
+
+    def _metric_scale(self, Xs: np.ndarray) -> torch.Tensor:
+        """Mean RMSE of each metric over standardised normal samples ``Xs``, floored."""
+        rmse = self._apply_fixed(self.module_.per_metric, Xs)  # (n, metrics)
+        scale = np.asarray(rmse, dtype=np.float64).reshape(len(Xs), -1).mean(axis=0)
+        floor = self.METRIC_SCALE_FLOOR * float(np.median(scale)) if scale.size else 0.0
+        scale = np.maximum(scale, max(floor, 1e-12))
+        return torch.as_tensor(scale, dtype=self.module_.metric_scale.dtype)
