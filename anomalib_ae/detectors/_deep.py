@@ -233,18 +233,47 @@ class BaseDeepDetector(BaseDetector):
         Returns ``(Xs, train_idx, val_idx, seed)``: all rows standardised in model layout, the
         sorted row indices of both splits, and the training seed drawn from ``random_state``.
         """
-        self.input_kind_ = infer_input_kind(tuple(X.shape[1:]), self.input_kind)
+        train_idx, val_idx, seed = self._split(X)
         Xm = to_model_layout(X, self.input_kind_)
-        self.model_shape_ = tuple(int(v) for v in Xm.shape[1:])
+        self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
+        return standardize(Xm, self.mean_, self.scale_), train_idx, val_idx, seed
+
+    def _split(self, X) -> tuple[np.ndarray, np.ndarray, int]:
+        """Resolve ``input_kind_`` / ``model_shape_`` and draw the seeded split (reads only the shape).
+
+        Returns ``(train_idx, val_idx, seed)``; in-memory and out-of-core fits share it.
+        """
+        self.input_kind_ = infer_input_kind(tuple(X.shape[1:]), self.input_kind)
+        shape = tuple(int(v) for v in X.shape[1:])
+        if self.input_kind_ == "vector":
+            shape = (prod(shape),)
+        elif self.input_kind_ == "image":
+            shape = to_model_layout(X[:1], "image").shape[1:]
+        self.model_shape_ = tuple(int(v) for v in shape)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        n = Xm.shape[0]
+        n = int(X.shape[0])
         n_val = int(round(n * self.validation_fraction)) if n >= self._min_samples_for_validation else 0
         order = rng.permutation(n)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         self._n_train_rows = int(train_idx.size)
-        self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
-        return standardize(Xm, self.mean_, self.scale_), train_idx, val_idx, seed
+        return train_idx, val_idx, seed
+
+    def fit(self, X, y=None):
+        """Fit on normal data ``X`` (see :meth:`BaseDetector.fit`).
+
+        ``X`` may also be out of core: a ``.npy`` path or :class:`numpy.memmap`, a Parquet file or
+        folder, or an :func:`~anomalib_ae.data.outofcore.open_training_data` result. Mini-batches
+        are then streamed from a memory map (:mod:`anomalib_ae.detectors._deep_stream`) and the
+        result equals in-memory training on the same data and seed.
+        """
+        from anomalib_ae.data.outofcore import is_out_of_core
+
+        if is_out_of_core(X):
+            from anomalib_ae.detectors._deep_stream import fit_out_of_core
+
+            return fit_out_of_core(self, X, y)
+        return super().fit(X, y)
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
         Xs, train_idx, val_idx, seed = self._split_standardize(X)

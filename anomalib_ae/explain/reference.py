@@ -37,15 +37,23 @@ def reference_sample(detector, X: np.ndarray) -> np.ndarray:
     return X[np.sort(rng.choice(n, REFERENCE_SAMPLES, replace=False))]
 
 
-def fit_reference(detector, X: np.ndarray) -> dict:
-    """Statistics of validated training input ``X`` as fitted attributes (name -> value)."""
-    X64 = np.asarray(X, dtype=np.float64)
-    scale = X64.std(axis=0)
-    scale[scale < 1e-12] = 1.0
+def fit_reference(detector, X: np.ndarray, moments: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Statistics of validated training input ``X`` as fitted attributes (name -> value).
+
+    ``moments``: the per-value ``(mean, scale)`` already computed (out-of-core training streams
+    them from a memory map, :func:`~anomalib_ae.data.outofcore.chunked_moments`), so ``X`` is
+    only sampled here, never copied whole.
+    """
+    if moments is None:
+        X64 = np.asarray(X, dtype=np.float64)
+        mean, scale = X64.mean(axis=0), X64.std(axis=0)
+        scale[scale < 1e-12] = 1.0
+    else:
+        mean, scale = moments
     X_all, X = X, reference_sample(detector, X)
     out = {
         "train_median_": np.median(np.asarray(X, dtype=np.float64), axis=0),
-        "train_mean_": X64.mean(axis=0),
+        "train_mean_": mean,
         "train_scale_": scale,
         "residual_scale_": None,
         "residual_q99_": None,
@@ -60,7 +68,7 @@ def fit_reference(detector, X: np.ndarray) -> dict:
             spreads = None
         if spreads is not None:
             out["residual_scale_"], out["residual_q99_"] = spreads
-            if X64.ndim == 3 and getattr(detector, "input_kind_", "") == "window":
+            if X_all.ndim == 3 and getattr(detector, "input_kind_", "") == "window":
                 from anomalib_ae.explain.blend import occlusion_scale
 
                 detector.train_median_ = out["train_median_"]  # occlusion's replacement values

@@ -242,6 +242,7 @@ def fit_module(
     devices: int | str = 1,
     num_nodes: int = 1,
     precision: str | None = None,
+    datamodule=None,
 ) -> TrainResult:
     """Train ``module`` in place on ``X_train`` with a Lightning ``Trainer``.
 
@@ -256,16 +257,27 @@ def fit_module(
     its share of every seeded mini-batch (one mini-batch per step), so DDP's averaged gradient
     is that of the whole mini-batch and the optimizer takes the same steps as in one
     process; every rank validates on the whole held-out split.
+
+    ``datamodule`` (a :class:`~anomalib_ae.training.datamodule.StreamingDataModule`, with
+    ``X_train`` None) streams the mini-batches from a memory map instead: the same batches.
     """
     distributed = strategy not in ("auto", None, "single_device") or (devices not in (1, "1") or num_nodes != 1)
     show = resolve_verbose(verbose)
-    train_tensors = [_as_tensor(X_train)] + ([_as_tensor(y_train)] if y_train is not None else [])
-    numel = int(np.prod(train_tensors[0].shape[1:]))
-    group = 1 if distributed else group_size(batch_size, numel)
-    train = TensorBatches(train_tensors, batch_size, shuffle=True, seed=seed, group=group, shard=distributed)
-    val = None
     cbs = list(callbacks)
-    if X_val is not None and len(X_val) > 0:
+    if datamodule is not None:
+        numel = int(np.prod(datamodule.sample_shape))
+        group = 1 if distributed else group_size(batch_size, numel)
+        datamodule.configure(batch_size=batch_size, seed=seed, group=group, shard=distributed)
+        train = val = None
+        if patience and datamodule.has_val:
+            cbs.append(EarlyStopping(monitor="val_loss", patience=int(patience), mode="min"))
+    else:
+        train_tensors = [_as_tensor(X_train)] + ([_as_tensor(y_train)] if y_train is not None else [])
+        numel = int(np.prod(train_tensors[0].shape[1:]))
+        group = 1 if distributed else group_size(batch_size, numel)
+        train = TensorBatches(train_tensors, batch_size, shuffle=True, seed=seed, group=group, shard=distributed)
+        val = None
+    if datamodule is None and X_val is not None and len(X_val) > 0:
         val_tensors = [_as_tensor(X_val)] + ([_as_tensor(y_val)] if y_val is not None else [])
         val = TensorBatches(val_tensors, max(batch_size, 1024), shuffle=False)
         if patience:
@@ -292,7 +304,10 @@ def fit_module(
             deterministic=False,
             log_every_n_steps=50,
         )
-        trainer.fit(system, train_dataloaders=train, val_dataloaders=val)
+        if datamodule is not None:
+            trainer.fit(system, datamodule=datamodule)
+        else:
+            trainer.fit(system, train_dataloaders=train, val_dataloaders=val)
     module.cpu().eval()
     metrics = trainer.callback_metrics
     stopped = any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in cbs)
