@@ -47,7 +47,7 @@ def is_out_of_core(X) -> bool:
     return isinstance(X, (str, os.PathLike, np.memmap, TrainingData))
 
 
-def chunk_rows(X: np.ndarray, values: int = 2**20) -> int:
+def chunk_rows(X: np.ndarray, values: int = 2**18) -> int:
     """Rows per chunk so one chunk holds about ``values`` values."""
     return max(1, values // max(1, int(np.prod(X.shape[1:]))))
 

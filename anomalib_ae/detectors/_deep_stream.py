@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalib_ae.data.outofcore import check_finite_chunks, chunked_moments, open_training_data
+from anomalib_ae.preprocessing import standardization_axes
 from anomalib_ae.scoring.threshold import parse_threshold
 from anomalib_ae.training import fit_module, seeded
 from anomalib_ae.training.datamodule import StreamingDataModule
@@ -78,7 +79,9 @@ def _fit_arrays(det, X: np.ndarray, columns) -> None:
     in_train[train_idx] = True
     mean, scale = chunked_moments(Xm, pooled=True, mask=in_train)
     scale[scale < 1e-12] = 1.0
-    det.mean_, det.scale_ = mean.astype(np.float32), scale.astype(np.float32)
+    axes = standardization_axes(det.input_kind_, Xm.ndim)  # the shape fit_standardizer gives
+    shape = tuple(1 if i in axes else int(v) for i, v in enumerate(Xm.shape))[1:]
+    det.mean_, det.scale_ = mean.reshape(shape).astype(np.float32), scale.reshape(shape).astype(np.float32)
 
     with seeded(seed):
         det.module_ = det._build_module()
