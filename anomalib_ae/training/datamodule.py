@@ -9,12 +9,18 @@ rows in the same order as in-memory training, hence the same optimizer steps.
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
 from anomalib_ae.preprocessing import standardize
 from anomalib_ae.training.engine import TensorBatches
+
+
+def mmap_granularity() -> int:
+    return mmap.ALLOCATIONGRANULARITY
 
 
 class StandardizedRows:
@@ -33,6 +39,21 @@ class StandardizedRows:
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def __getstate__(self) -> dict:
+        # spawned DDP workers get the file's name, not a pickled copy of the whole map
+        state = self.__dict__.copy()
+        X = self.X
+        if isinstance(X, np.memmap) and X.filename and X.flags.c_contiguous and X._mmap is not None:
+            start = X.__array_interface__["data"][0] - np.frombuffer(X._mmap, np.uint8).ctypes.data
+            state["X"] = ("memmap", X.filename, X.dtype.str, X.shape, X.offset + start - X.offset % mmap_granularity())
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        X = state["X"]
+        if isinstance(X, tuple) and X[0] == "memmap":
+            state["X"] = np.memmap(X[1], dtype=np.dtype(X[2]), mode="r", shape=X[3], offset=X[4])
+        self.__dict__.update(state)
 
     def __getitem__(self, key) -> torch.Tensor:
         if isinstance(key, torch.Tensor):
