@@ -94,7 +94,8 @@ def _parquet_to_memmap(path: Path, exclude: Sequence[str], tmp_dir: str | None) 
                 f"{str(path)!r}: column {f.name!r} is not numeric ({t}); leave it out with exclude=[{f.name!r}]"
             )
         columns.append(f.name)
-        wide = wide or not (pa.types.is_floating(t) and t.bit_width <= 32 or t.bit_width <= 16 or pa.types.is_boolean(t))
+        exact32 = pa.types.is_boolean(t) or t.bit_width <= 16 or (pa.types.is_floating(t) and t.bit_width <= 32)
+        wide = wide or not exact32  # float64 / 32- and 64-bit integers need float64 to keep every value
     if not columns:
         raise ValueError(f"{str(path)!r} has no numeric columns")
     n = int(dataset.count_rows())
