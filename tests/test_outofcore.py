@@ -141,7 +141,7 @@ def test_integer_npy_and_labels_are_refused(tmp_path):
         anomalib_ae.create("ae", **KW).fit(tmp_path / "f.npy", np.zeros(40))
 
 
-def test_detector_with_own_training_says_so(tmp_path):
+def test_detector_with_own_training_says_so_for_a_path(tmp_path):
     np.save(tmp_path / "f.npy", _data(100, 4))
     with pytest.raises(NotImplementedError, match="DeepSVDD has its own"):
         anomalib_ae.create("deepsvdd", **KW).fit(tmp_path / "f.npy")
@@ -177,3 +177,15 @@ def test_save_load_after_out_of_core_fit(tmp_path):
     back = anomalib_ae.load(tmp_path / "m.aeb")
     assert np.array_equal(det.score(X), back.score(X))
     assert np.array_equal(det.predict(X), back.predict(X))
+
+
+def test_memmap_the_stream_cannot_take_fits_in_memory_as_before(tmp_path):
+    X = _data(300, 4)
+    np.save(tmp_path / "f.npy", X)
+    mm = np.load(tmp_path / "f.npy", mmap_mode="r")
+    y = np.zeros(300)
+    y[:5] = 1
+    a = anomalib_ae.create("ae", **KW).fit(X, y)
+    b = anomalib_ae.create("ae", **KW).fit(mm, y)  # labels: the in-memory fit
+    assert np.array_equal(a.decision_scores_, b.decision_scores_)
+    anomalib_ae.create("deepsvdd", **KW).fit(mm)  # a training pass of its own: in memory

@@ -270,9 +270,10 @@ class BaseDeepDetector(BaseDetector):
         from anomalib_ae.data.outofcore import is_out_of_core
 
         if is_out_of_core(X):
-            from anomalib_ae.detectors._deep_stream import fit_out_of_core
+            from anomalib_ae.detectors._deep_stream import fit_out_of_core, streamable
 
-            return fit_out_of_core(self, X, y)
+            if not isinstance(X, np.memmap) or streamable(self, X, y):
+                return fit_out_of_core(self, X, y)
         return super().fit(X, y)
 
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:

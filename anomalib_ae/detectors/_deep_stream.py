@@ -28,12 +28,29 @@ from anomalib_ae.training.datamodule import StreamingDataModule
 from anomalib_ae.validation import check_params
 
 
-def _check_supported(det) -> None:
+def _own_methods(det) -> list[str]:
     from anomalib_ae.detectors._deep import BaseDeepDetector
 
+    return [name for name in ("_fit", "_train", "_score_prepared", "_training_scores")
+            if getattr(type(det), name) is not getattr(BaseDeepDetector, name)]
+
+
+def streamable(det, X, y=None) -> bool:
+    """Whether :func:`fit_out_of_core` takes the array ``X`` (else an in-memory fit, as before:
+    a :class:`numpy.memmap` with labels, of images, of integers or for a detector of its own)."""
+    from anomalib_ae.detectors._deep import infer_input_kind
+
+    if y is not None or _own_methods(det) or getattr(X, "dtype", None) not in (np.float32, np.float64):
+        return False
+    try:
+        return X.ndim >= 2 and infer_input_kind(tuple(X.shape[1:]), det.input_kind) != "image"
+    except ValueError:
+        return False
+
+
+def _check_supported(det) -> None:
     cls = type(det)
-    own = [name for name in ("_fit", "_train", "_score_prepared", "_training_scores")
-           if getattr(cls, name) is not getattr(BaseDeepDetector, name)]
+    own = _own_methods(det)
     if own:
         raise NotImplementedError(
             f"{cls.__name__} has its own {', '.join(own)}: it trains from in-memory arrays only "
