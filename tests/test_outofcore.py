@@ -189,3 +189,31 @@ def test_memmap_the_stream_cannot_take_fits_in_memory_as_before(tmp_path):
     b = anomalib_ae.create("ae", **KW).fit(mm, y)  # labels: the in-memory fit
     assert np.array_equal(a.decision_scores_, b.decision_scores_)
     anomalib_ae.create("deepsvdd", **KW).fit(mm)  # a training pass of its own: in memory
+
+
+def test_rows_pickle_as_the_file_name(tmp_path):
+    import pickle
+
+    from anomalib_ae.training.datamodule import StandardizedRows
+
+    np.save(tmp_path / "a.npy", _data(5000, 3))
+    mm = np.load(tmp_path / "a.npy", mmap_mode="r")
+    for arr in (mm, mm[1000:]):
+        rows = StandardizedRows(arr, np.arange(10), np.zeros(3, np.float32), np.ones(3, np.float32))
+        blob = pickle.dumps(rows)
+        assert len(blob) < 2000  # not the data
+        assert np.array_equal(pickle.loads(blob)[0:10].numpy(), np.asarray(arr[:10]))
+
+
+@pytest.mark.slow
+def test_ddp_spawn_from_a_memmap(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "t.npy", rng.standard_normal((4000, 16)).astype(np.float32))
+    test = np.vstack([rng.standard_normal((500, 16)), rng.standard_normal((50, 16)) * 3]).astype(np.float32)
+    y = np.r_[np.zeros(500), np.ones(50)]
+    common = dict(epochs=5, random_state=0, verbose=0, accelerator="cpu")
+    one = anomalib_ae.create("ae", **common).fit(tmp_path / "t.npy")
+    ddp = anomalib_ae.create("ae", strategy="ddp_spawn", devices=2, **common).fit(tmp_path / "t.npy")
+    assert abs(roc_auc_score(y, one.score(test)) - roc_auc_score(y, ddp.score(test))) < 0.02
