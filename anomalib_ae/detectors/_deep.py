@@ -15,57 +15,10 @@ import torch
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from anomalib_ae.detectors.base import BaseDetector
+from anomalib_ae.detectors.layout import INPUT_KINDS, infer_input_kind, to_model_layout
 from anomalib_ae.preprocessing import fit_standardizer, standardize
 from anomalib_ae.training import batched_apply, fit_module, score_device, seeded
 from anomalib_ae.validation import Interval, StrOptions
-
-INPUT_KINDS = ("auto", "vector", "window", "image", "flat")
-
-
-def infer_input_kind(shape: tuple[int, ...], input_kind: str = "auto") -> str:
-    """"vector" for ``(d,)``, "image" for ``(C, H, W)`` / square ``(H, W)``, else "window".
-
-    A 3-D batch ``(n, a, b)`` is ambiguous: it is taken as grayscale images when ``a == b >= 8``
-    and as windows ``(n, T, d)`` otherwise; pass ``input_kind`` to decide explicitly.
-    ``"flat"`` takes any per-sample shape as one vector of all its values (resolved to "vector";
-    :func:`to_model_layout` flattens): dense networks on every pixel, each standardised on its own,
-    as PyOD's MLPs see images.
-    """
-    if input_kind == "flat":
-        return "vector"
-    if input_kind != "auto":
-        if input_kind == "vector" and len(shape) != 1:
-            raise ValueError(
-                f"input_kind='vector' needs 2-D input (n, d), got per-sample shape {shape} "
-                "(input_kind='flat' flattens each sample)"
-            )
-        if input_kind == "window" and len(shape) != 2:
-            raise ValueError(f"input_kind='window' needs 3-D input (n, T, d), got per-sample shape {shape}")
-        if input_kind == "image" and len(shape) not in (2, 3):
-            raise ValueError(f"input_kind='image' needs (n, H, W) or (n, C, H, W), got per-sample shape {shape}")
-        return input_kind
-    if len(shape) == 1:
-        return "vector"
-    if len(shape) == 2:
-        return "image" if shape[0] == shape[1] >= 8 else "window"
-    if len(shape) == 3:
-        return "image"
-    raise ValueError(f"unsupported per-sample shape {shape}: expected (d,), (T, d), (H, W) or (C, H, W)")
-
-
-def to_model_layout(X: np.ndarray, kind: str) -> np.ndarray:
-    """Images become ``(n, C, H, W)`` (channels-last RGB is transposed); "vector" input of more
-    than 2 dimensions (``input_kind="flat"``) becomes ``(n, d)``; others unchanged."""
-    if kind == "vector" and X.ndim > 2:
-        return X.reshape(len(X), -1)
-    if kind != "image":
-        return X
-    if X.ndim == 3:
-        return X[:, None, :, :]
-    if X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
-        return np.ascontiguousarray(X.transpose(0, 3, 1, 2))
-    return X
-
 
 class BaseDeepDetector(BaseDetector):
     """Base of the torch detectors (the parameters below are shared by all of them).
@@ -258,6 +211,11 @@ class BaseDeepDetector(BaseDetector):
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         self._n_train_rows = int(train_idx.size)
         return train_idx, val_idx, seed
+
+    def _own_training_methods(self) -> list[str]:
+        """The shared training path's methods this detector overrides (then it trains in memory only)."""
+        return [name for name in ("_fit", "_train", "_score_prepared", "_training_scores")
+                if getattr(type(self), name) is not getattr(BaseDeepDetector, name)]
 
     def fit(self, X, y=None):
         """Fit on normal data ``X`` (see :meth:`BaseDetector.fit`).

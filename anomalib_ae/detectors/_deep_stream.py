@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalib_ae.data.outofcore import check_finite_chunks, chunked_moments, open_training_data
+from anomalib_ae.detectors.layout import infer_input_kind, to_model_layout
 from anomalib_ae.preprocessing import standardization_axes
 from anomalib_ae.scoring.threshold import parse_threshold
 from anomalib_ae.training import fit_module, seeded
@@ -29,17 +30,12 @@ from anomalib_ae.validation import check_params
 
 
 def _own_methods(det) -> list[str]:
-    from anomalib_ae.detectors._deep import BaseDeepDetector
-
-    return [name for name in ("_fit", "_train", "_score_prepared", "_training_scores")
-            if getattr(type(det), name) is not getattr(BaseDeepDetector, name)]
+    return det._own_training_methods()
 
 
 def streamable(det, X, y=None) -> bool:
     """Whether :func:`fit_out_of_core` takes the array ``X`` (else an in-memory fit, as before:
     a :class:`numpy.memmap` with labels, of images, of integers or for a detector of its own)."""
-    from anomalib_ae.detectors._deep import infer_input_kind
-
     if y is not None or _own_methods(det) or getattr(X, "dtype", None) not in (np.float32, np.float64):
         return False
     try:
@@ -77,7 +73,6 @@ def fit_out_of_core(det, source, y=None):
 
 
 def _fit_arrays(det, X: np.ndarray, columns) -> None:
-    from anomalib_ae.detectors._deep import to_model_layout
     from anomalib_ae.explain.reference import fit_reference
 
     det.input_shape_ = tuple(int(v) for v in X.shape[1:])
