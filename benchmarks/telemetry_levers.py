@@ -25,7 +25,6 @@ Writes ``benchmarks/results/telemetry_levers.{json,md}``; scores cached in ``--c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -35,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from telemetry_peers import DEFAULT_CACHE as SELECT_CACHE  # noqa: E402
-from telemetry_peers import DEFAULT_DATA, RESULTS, cached_scores, method_key  # noqa: E402
-from telemetry_select import inject, windows  # noqa: E402
+from telemetry_peers import DEFAULT_DATA, cached_scores, method_key  # noqa: E402
+from telemetry_select import inject, windows, write_results  # noqa: E402
 
 DEFAULT_CACHE = Path(os.environ.get("SMD_S8_CACHE") or (
     "/work/cache/smd_s8" if Path("/work/cache").is_dir() else Path.home() / ".cache" / "anomalib_ae" / "smd_s8"))
@@ -222,11 +221,7 @@ def main(argv=None) -> None:
     print(text)
     out = {"command": cmd, "seconds": round(seconds, 1), "loadavg": [round(v, 2) for v in os.getloadavg()],
            "rows": rows, "means": mean, "eligible": eligible, "chosen": chosen, "settings": vars(args)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for suffix, body in ((".json", json.dumps(out, indent=1)), (".md", text)):
-        tmp = RESULTS / f".telemetry_levers{suffix}.tmp"
-        tmp.write_text(body)
-        os.replace(tmp, RESULTS / f"telemetry_levers{suffix}")
+    write_results("telemetry_levers", out, text)
 
 
 if __name__ == "__main__":

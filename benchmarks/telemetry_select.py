@@ -131,6 +131,12 @@ def main(argv=None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"command": cmd, "seconds": round(seconds, 1), "loadavg": [round(v, 2) for v in os.getloadavg()],
            "rows": rows, "mean_val_auroc": mean_auc, "chosen": chosen, "settings": vars(args)}
+    write_results(stem, out, text)
+
+
+def write_results(stem: str, out: dict, text: str) -> None:
+    """``benchmarks/results/<stem>.json`` and ``.md``, each written atomically."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
     for suffix, body in ((".json", json.dumps(out, indent=1)), (".md", text)):
         tmp = RESULTS / f".{stem}{suffix}.tmp"
         tmp.write_text(body)
