@@ -35,7 +35,7 @@ def _toy_sets(folder: Path) -> None:
         np.savez(folder / f"{name}.npz", X=X, y=np.r_[np.zeros(n), np.ones(12)].astype(int))
 
 
-@pytest.mark.slow  # ~68 s (measured)
+@pytest.mark.benchmark  # benchmark tooling, ~10 s on 2 cores: out of the default suite (CI budget)
 def test_benchmark_settings_test_cap_jobs_and_saved_scores(tmp_path):
     import numpy as np
 
