@@ -29,8 +29,9 @@ class WindowAutoEncoder(BaseDeepDetector):
         windows (the validation split; the training windows when there is none) before the
         metrics are averaged, so a metric the network reconstructs well in normal operation
         counts more when it breaks (floor: a tenth of the metrics' median scale, so a metric
-        that never moved in training cannot explode). ``configs/hpc_accuracy.yaml`` uses it;
-        see ``benchmarks/results/telemetry_levers.md`` for what it was measured to give.
+        that never moved in training cannot explode). Measured on the training half only
+        (``benchmarks/results/telemetry_levers.md``); no shipped config uses it
+        (``configs/hpc_accuracy.yaml`` is ``ae``).
     Others
         As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
 
