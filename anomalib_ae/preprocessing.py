@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from anomalib_ae.moments import moments
+
 
 def standardization_axes(kind: str, ndim: int) -> tuple[int, ...]:
     """Axes reduced when fitting the statistics.
@@ -16,14 +18,19 @@ def standardization_axes(kind: str, ndim: int) -> tuple[int, ...]:
     return tuple(range(ndim - 1))
 
 
-def fit_standardizer(X: np.ndarray, kind: str, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, scale) broadcastable against one batch, as ``dtype``; a constant feature gets scale 1."""
+def fit_standardizer(X: np.ndarray, kind: str, dtype=np.float32, mask: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) broadcastable against one batch, as ``dtype``; a constant feature gets scale 1.
+
+    One chunked pass (:func:`anomalib_ae.moments.moments`), so ``X`` may be a memory map: rows
+    are read a chunk at a time. ``mask`` (boolean per row) fits on the selected rows only and
+    gives the same bits as ``fit_standardizer(X[mask], kind)``.
+    """
     axes = standardization_axes(kind, X.ndim)
-    X64 = X.astype(np.float64, copy=False)
-    mean = X64.mean(axis=axes, keepdims=True)[0]
-    scale = X64.std(axis=axes, keepdims=True)[0]
+    mean, scale = moments(X, axes, mask=mask)
     scale[scale < 1e-12] = 1.0
-    return mean.astype(dtype, copy=False), scale.astype(dtype, copy=False)
+    shape = tuple(1 if i in axes else int(v) for i, v in enumerate(X.shape))[1:]  # keepdims, less the rows
+    return mean.reshape(shape).astype(dtype, copy=False), scale.reshape(shape).astype(dtype, copy=False)
 
 
 def standardize(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -29,16 +29,12 @@ def _data(n=1500, d=10, seed=0, dtype=np.float32):
     return (rng.standard_normal((n, d)) * rng.uniform(0.5, 20, d) + rng.uniform(-50, 500, d)).astype(dtype)
 
 
-def _same_fit(a, b, X_test, stats_rtol=0.0, X_test_b=None):
-    """Bit-identical fits. ``stats_rtol``: the float64 explanation statistics of an in-memory fit
-    on a column-major array (what pandas gives) differ in the last bit, because numpy itself sums
-    a column-major array's columns pairwise and a row-major one row by row."""
+def _same_fit(a, b, X_test, X_test_b=None):
+    """Bit-identical fits (also against an in-memory fit on a column-major array, what pandas
+    gives: the standardiser reads C-ordered float64 chunks either way)."""
     assert a.n_epochs_ == b.n_epochs_
     for name in FITTED:
-        if stats_rtol and name.startswith("train_"):
-            np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=stats_rtol, err_msg=name)
-        else:
-            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert np.array_equal(a.score(X_test), b.score(X_test if X_test_b is None else X_test_b))
 
 
@@ -65,16 +61,20 @@ def test_windows_from_memmap_equal_in_memory(tmp_path):
     assert np.array_equal(a.occlusion_scale_, b.occlusion_scale_)
 
 
-def test_chunked_moments_equal_numpy():
+def test_chunked_moments_equal_the_in_memory_standardiser():
     X = _data(70_001, 7, dtype=np.float64)
     mask = np.random.default_rng(3).random(len(X)) < 0.9
     mean, std = chunked_moments(X, pooled=True, mask=mask)
     m32, s32 = fit_standardizer(X[mask], "vector")
     assert np.array_equal(mean.astype(np.float32), m32) and np.array_equal(std.astype(np.float32), s32)
-    assert np.array_equal(mean, X[mask].mean(axis=0)) and np.array_equal(std, X[mask].std(axis=0))
+    m64, s64 = fit_standardizer(X[mask], "vector", dtype=np.float64)
+    assert np.array_equal(mean, m64) and np.array_equal(std, s64)  # the same chunks: every bit
+    np.testing.assert_allclose(mean, X[mask].mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(std, X[mask].std(axis=0), rtol=1e-12)
     W = X[:70_000].reshape(10_000, 7, 7)
     mean, std = chunked_moments(W, pooled=False)
-    assert np.array_equal(mean, W.mean(axis=0)) and np.array_equal(std, W.std(axis=0))
+    np.testing.assert_allclose(mean, W.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(std, W.std(axis=0), rtol=1e-12)
 
 
 def _frame(X, with_id=False):
@@ -96,7 +96,7 @@ def test_parquet_file_and_folder_equal_in_memory(tmp_path):
     b = anomalib_ae.create("ae", **KW).fit(tmp_path / "train.parquet")
     c = anomalib_ae.create("ae", **KW).fit(str(folder))
     test = _frame(_data(200, 6, seed=4))
-    _same_fit(a, b, test, stats_rtol=1e-13)
+    _same_fit(a, b, test)
     for fitted in (b, c):
         _same_fit(a_c, fitted, test.to_numpy(), X_test_b=test)
     assert list(b.feature_names_in_) == list(df.columns)
@@ -112,7 +112,7 @@ def test_parquet_non_numeric_column_excluded_or_named(tmp_path):
     b = anomalib_ae.create("ae", **KW).fit(data)
     data.close()
     a = anomalib_ae.create("ae", **KW).fit(df.drop(columns="host"))
-    _same_fit(a, b, df.drop(columns="host").iloc[:100], stats_rtol=1e-13)
+    _same_fit(a, b, df.drop(columns="host").iloc[:100])
 
 
 def test_parquet_null_names_row_and_column(tmp_path):

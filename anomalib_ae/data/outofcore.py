@@ -5,8 +5,9 @@ memory map: a ``.npy`` file is mapped as it is; a Parquet file or a folder of Pa
 converted once, batch by batch with pyarrow, into a ``.npy`` in a temporary folder (removed by
 :meth:`TrainingData.close`). Nothing here loads the whole array. :func:`check_finite_chunks`
 validates it chunk by chunk and names the first bad row; :func:`chunked_moments` computes
-mean and standard deviation exactly as numpy does on the whole array (same float64 sums in
-the same order), so out-of-core training fits the same standardiser bit for bit.
+mean and standard deviation in one pass with the algorithm of the in-memory standardiser
+(:mod:`anomalib_ae.moments`, same chunks, same float64 operations), so out-of-core training
+fits the same standardiser bit for bit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from anomalib_ae.moments import chunk_rows, moments
 
 __all__ = ["TrainingData", "open_training_data", "is_out_of_core", "check_finite_chunks",
            "chunked_moments", "chunk_rows"]
@@ -45,11 +48,6 @@ class TrainingData:
 def is_out_of_core(X) -> bool:
     """A path, a :class:`numpy.memmap` or a :class:`TrainingData`: trained from disk."""
     return isinstance(X, (str, os.PathLike, np.memmap, TrainingData))
-
-
-def chunk_rows(X: np.ndarray, values: int = 2**18) -> int:
-    """Rows per chunk so one chunk holds about ``values`` values."""
-    return max(1, values // max(1, int(np.prod(X.shape[1:]))))
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
@@ -143,34 +141,11 @@ def check_finite_chunks(X: np.ndarray, source: str, columns: Sequence[str] | Non
 
 def chunked_moments(X: np.ndarray, pooled: bool, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Float64 mean and standard deviation of the rows of ``X`` selected by boolean ``mask``
-    (all rows when None), as numpy's ``mean`` / ``std`` give them on the gathered array.
+    (all rows when None), in one pass over the chunks (:func:`anomalib_ae.moments.moments`, the
+    algorithm the in-memory :func:`~anomalib_ae.preprocessing.fit_standardizer` uses).
 
     ``pooled``: reduce every axis but the last (the vector / window standardiser), else axis 0
-    only (per value). numpy reduces a leading axis by adding rows one after the other; here each
-    chunk is summed onto the running total in the same order, so the sums are identical. Two
-    passes (the mean, then the squared deviations), as ``np.std`` does.
+    only (per value). Equal bit for bit to the same call on the gathered in-memory ``X[mask]``.
     """
-    shape = X.shape[-1:] if pooled else X.shape[1:]
-    size = chunk_rows(X)
-
-    def flat(a: np.ndarray) -> np.ndarray:
-        return a.reshape(-1, shape[0]) if pooled else a.reshape(len(a), -1)
-
-    def parts():
-        for start, stop in _chunks(X.shape[0], size):
-            part = np.asarray(X[start:stop])
-            yield part if mask is None else part[mask[start:stop]]
-
-    count = 0
-    total = np.zeros(int(np.prod(shape)))
-    for part in parts():
-        p = flat(part.astype(np.float64))
-        total = np.concatenate([total[None], p]).sum(axis=0)
-        count += p.shape[0]
-    mean = total / count
-    total = np.zeros_like(mean)
-    for part in parts():
-        p = flat(part.astype(np.float64)) - mean
-        total = np.concatenate([total[None], p * p]).sum(axis=0)
-    std = np.sqrt(total / count)
-    return mean.reshape(shape), std.reshape(shape)
+    axes = tuple(range(X.ndim - 1)) if pooled else (0,)
+    return moments(X, axes, mask=mask)

@@ -45,8 +45,9 @@ def fit_reference(detector, X: np.ndarray, moments: tuple[np.ndarray, np.ndarray
     only sampled here, never copied whole.
     """
     if moments is None:
-        X64 = np.asarray(X, dtype=np.float64)
-        mean, scale = X64.mean(axis=0), X64.std(axis=0)
+        from anomalib_ae.moments import moments as one_pass
+
+        mean, scale = one_pass(np.asarray(X), (0,))  # what chunked_moments(X, pooled=False) gives
         scale[scale < 1e-12] = 1.0
     else:
         mean, scale = moments
