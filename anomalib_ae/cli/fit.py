@@ -15,7 +15,7 @@ from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_option
 @click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="YAML config (configs/*.yaml): adapter, detector, threshold, scoring. Flags below override it.")
 @click.option("--kind", type=click.Choice(["tabular", "image", "audio", "telemetry"]), default=None, help="Adapter kind (overrides the config's adapter.kind).")
 @click.option("--detector", "-d", default=None, help="Registered detector name (see `anomalib-ae list`).")
-@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Normal training data: a table (CSV, TSV, Parquet, JSONL), an image / DICOM / NIfTI folder, an audio folder, or prometheus://HOST:PORT.")
+@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Normal training data: a table (CSV, TSV, Parquet file or folder, JSONL), a .npy array, an image / DICOM / NIfTI folder, an audio folder, or prometheus://HOST:PORT. Deep detectors (ae, vae, mae, idnn) train from .npy and Parquet out of core.")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Where to write the model file.")
 @click.option("--param", "-p", "params", multiple=True, help="Detector parameter key=value (repeatable), e.g. -p epochs=20.")
 @click.option("--adapter-param", "-a", "adapter_params", multiple=True, help="Adapter parameter key=value (repeatable), e.g. -a window=64.")
@@ -39,9 +39,9 @@ def fit_cmd(config_path, kind, detector, input_path, model_path, params, adapter
 
 def _fit_table_detector(detector, input_path, model_path, params, contamination, exclude, drop_invalid,
                         threshold=None) -> None:
-    """A bare detector on a plain table's numeric columns (the tabular adapter reads the table)."""
-    from anomalib_ae.adapters import TabularAdapter
-    from anomalib_ae.data.tabular import read_table
+    """A bare detector on a plain table's numeric columns (the tabular adapter reads the table), or
+    on a ``.npy`` / Parquet input, out of core where the detector can (:mod:`anomalib_ae.cli.fit_disk`)."""
+    from anomalib_ae.cli.fit_disk import fit_from_disk
     from anomalib_ae.registry import create, get_detector_class
 
     if detector is None:
@@ -52,7 +52,27 @@ def _fit_table_detector(detector, input_path, model_path, params, contamination,
     if threshold is not None and "threshold" in get_detector_class(detector)().get_params(deep=False):
         det_params["threshold"] = threshold
     det = create(detector, **det_params)
-    df = read_table(input_path)
+    disk = fit_from_disk(det, detector, Path(input_path), exclude, drop_invalid)
+    if disk is not None:
+        rows, features = disk.rows, disk.features
+        how = f" out of core (memory-mapped from {input_path})" if disk.out_of_core else ""
+    else:
+        rows, features = _fit_on_table(det, input_path, exclude, drop_invalid)
+        how = ""
+    if threshold is not None and getattr(det, "threshold", None) != threshold:
+        det.set_threshold(threshold)
+    det.save(model_path)
+    click.echo(f"fitted {detector} on {rows} rows x {features} features{how}; threshold {det.threshold_:.6g}"
+               f" ({rule_text(det.rule(), det.contamination)})")
+    click.echo(f"model written to {model_path}")
+
+
+def _fit_on_table(det, input_path, exclude, drop_invalid) -> tuple[int, int]:
+    """Read the table whole, keep its numeric columns, fit; returns (rows, features)."""
+    from anomalib_ae.adapters import TabularAdapter
+    from anomalib_ae.cli.fit_disk import read_training_table
+
+    df = read_training_table(Path(input_path))
     if len(df) == 0:
         raise UserError(f"{input_path} has no data rows: nothing to train on")
     missing = [c for c in exclude if c not in df.columns]
@@ -70,12 +90,7 @@ def _fit_table_detector(detector, input_path, model_path, params, contamination,
             raise UserError(msg + "; fix them or pass --drop-invalid")
         click.echo(f"warning: skipped {msg}", err=True)
     det.fit(adapter.detector_input(f.X))
-    if threshold is not None and getattr(det, "threshold", None) != threshold:
-        det.set_threshold(threshold)
-    det.save(model_path)
-    click.echo(f"fitted {detector} on {f.X.shape[0]} rows x {len(adapter.columns_)} features; threshold {det.threshold_:.6g}"
-               f" ({rule_text(det.rule(), det.contamination)})")
-    click.echo(f"model written to {model_path}")
+    return f.X.shape[0], len(adapter.columns_)
 
 
 def _fit_pipeline(config_path, kind, detector, input_path, model_path, params, adapter_params, contamination, exclude,

@@ -135,7 +135,10 @@ def check_finite_chunks(X: np.ndarray, source: str, columns: Sequence[str] | Non
             j = int(np.argmax(flat[i]))
             v = float(part.reshape(len(part), -1)[i, j])
             what = "NaN (missing)" if np.isnan(v) else ("infinite" if np.isinf(v) else f"{v!r}, beyond float32")
-            name = f"column {columns[j]!r}" if columns and X.ndim == 2 else f"value {j}"
+            if X.ndim == 2:
+                name = f"column {columns[j]!r}" if columns else f"column {j}"
+            else:
+                name = f"value {j} of the flattened row"
             raise ValueError(f"{source}: row {start + i} has a {what} value in {name}")
 
 
