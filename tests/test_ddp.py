@@ -31,3 +31,20 @@ def test_ddp_spawn_two_processes_matches_one():
     assert abs(auc_ddp - auc_one) < 0.01, (auc_one, auc_ddp)
     # the fitted model is an ordinary one: save / load / score identically
     assert np.isfinite(ddp.threshold_) and ddp.calibration_scores_ is not None
+
+
+def test_spawned_workers_shut_their_process_group_down_at_exit(tmp_path):
+    """The ``atexit`` handler the DDP-spawn callback registers: a barrier, then the group is destroyed."""
+    import torch.distributed as dist
+
+    from anomalib_ae.training.spawn_exit import shutdown_process_group
+
+    shutdown_process_group()  # no group: nothing to do
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        assert dist.is_initialized()
+        shutdown_process_group(timeout_s=10)
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

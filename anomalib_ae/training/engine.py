@@ -19,6 +19,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping
 
 from anomalib_ae.nn.base import AnomalyModule
+from anomalib_ae.training.spawn_exit import ShutdownProcessGroupAtExit
 
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
 
@@ -287,6 +288,7 @@ def fit_module(
         # spawned workers receive the in-memory tensors by pickling; file-descriptor sharing
         # fails for large tensors ("bad value(s) in fds_to_keep")
         torch.multiprocessing.set_sharing_strategy("file_system")
+        cbs.append(ShutdownProcessGroupAtExit())  # workers exit without a Gloo abort
     with _quiet_lightning(show), seeded(seed):
         trainer = pl.Trainer(
             accelerator=accelerator,
