@@ -95,7 +95,8 @@ def fit_from_disk(det, det_name: str, path: Path, exclude=(), drop_invalid: bool
     if not _streams(det, probe):
         why = "no out-of-core training for this detector"
         if kind == "npy" and (probe.dtype not in (np.float32, np.float64) or probe.ndim not in (2, 3)):
-            why = f"out-of-core training takes float vectors or windows; {path} holds {probe.dtype} of shape {probe.shape}"
+            why = (f"out-of-core training takes float vectors or windows; {path} holds {probe.dtype} "
+                   f"of shape {probe.shape}")
         return _in_memory(det, det_name, path, kind, drop_invalid, why, probe)
     data = open_training_data(path, exclude=left_out)
     try:
