@@ -138,3 +138,12 @@ def test_exclude_on_npy_and_unknown_parquet_column(tmp_path):
     res = CliRunner().invoke(cli, ["fit", "-d", "ae", "-i", str(tmp_path / "x.parquet"), "-m",
                                    str(tmp_path / "m.aeb"), "-x", "nope"])
     assert res.exit_code == 1 and "--exclude names column(s) not in" in res.output
+
+
+def test_integer_npy_trains_in_memory_and_says_why(tmp_path, spy):
+    np.save(tmp_path / "i.npy", np.random.default_rng(0).integers(0, 50, (200, 4)))
+    res = CliRunner().invoke(cli, ["fit", "-d", "ae", "-i", str(tmp_path / "i.npy"), "-m", str(tmp_path / "m.aeb"),
+                                   *PARAMS])
+    assert res.exit_code == 0, res.output
+    assert "takes float vectors or windows" in res.stderr and "int64 of shape (200, 4)" in res.stderr
+    assert not spy and "200 rows x 4 features;" in res.output
