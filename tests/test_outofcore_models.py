@@ -73,6 +73,19 @@ def test_windows_from_npy_equal_in_memory(tmp_path, key):
     _same(a, b, W[:40] + 1)
 
 
+@pytest.mark.parametrize("key,shape", [("deepsvdd", (50, 16, 16)), ("ae", (50, 3, 16, 16)),
+                                       ("vae", (50, 16, 16, 3)), ("riad", (50, 16, 16, 3))])
+def test_images_from_npy_equal_in_memory(tmp_path, key, shape):
+    """Grayscale, channels-first and channels-last (transposed a block at a time) images; the
+    standardiser is per channel, pooled over samples and pixels."""
+    X = (np.random.default_rng(0).random(shape) * np.linspace(50, 200, shape[-1]) + 10).astype(np.float32)
+    np.save(tmp_path / "i.npy", X)
+    a = _make(key, epochs=1).fit(X)
+    b = _make(key, epochs=1).fit(tmp_path / "i.npy")
+    assert b.input_kind_ == "image" and b.mean_.shape == a.mean_.shape == (a.model_shape_[0], 1, 1)
+    _same(a, b, X[:20] * 1.1)
+
+
 def test_deepsad_streams_with_in_memory_labels(tmp_path):
     X = np.vstack([_data(380), _data(20, seed=5) + 15])
     y = np.r_[np.zeros(380), np.ones(20)]
@@ -146,3 +159,20 @@ def test_deepsvdd_memmap_is_never_copied_whole(tmp_path):
         tracemalloc.stop()
     assert peak < 0.5 * path.stat().st_size, (peak, path.stat().st_size)
     assert det.decision_scores_.shape == (n,) and bool(torch.isfinite(det.module_.c).all())
+
+
+def test_transposed_rows_pickle_as_the_file_name(tmp_path):
+    import pickle
+
+    from anomalib_ae.training.datamodule import StandardizedRows
+
+    X = np.random.default_rng(0).random((30, 8, 8, 3)).astype(np.float32)
+    np.save(tmp_path / "i.npy", X)
+    mm = np.load(tmp_path / "i.npy", mmap_mode="r")
+    mean, scale = np.full((3, 1, 1), 0.5, np.float32), np.full((3, 1, 1), 0.25, np.float32)
+    rows = StandardizedRows(mm, np.arange(30), mean, scale, axes=(0, 3, 1, 2))[np.arange(5, 30, 2)]
+    assert rows.shape == (13, 3, 8, 8)
+    blob = pickle.dumps(rows)
+    assert len(blob) < 2000  # the file's name, not the data
+    want = (np.ascontiguousarray(X.transpose(0, 3, 1, 2))[5::2] - mean) / scale
+    assert np.array_equal(pickle.loads(blob)[0:13].numpy(), want.astype(np.float32))

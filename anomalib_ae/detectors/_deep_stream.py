@@ -9,7 +9,8 @@ model and the same scores bit for bit:
 1. validate the input chunk by chunk (the first bad row is named) and the labels ``y``
    (in memory: labels are small);
 2. the seeded split of :meth:`BaseDeepDetector._split` (the same permutation);
-3. the standardiser from :func:`~anomalib_ae.data.outofcore.chunked_moments` (numpy's sums);
+3. the standardiser from :func:`~anomalib_ae.data.outofcore.chunked_moments` (images: per
+   channel, pooled over samples and pixels, read with the channel axis last);
 4. the detector's own :meth:`~BaseDeepDetector._fit_standardized` (training and its extra
    passes: Deep SVDD's centre, CVAD's discriminator and score scales, SAGE's latents, ...) on
    :class:`~anomalib_ae.training.datamodule.StandardizedRows`, a lazily standardised view of the
@@ -18,9 +19,10 @@ model and the same scores bit for bit:
    scoring chunks a block at a time;
 5. training scores and the explanation statistics, scored in blocks.
 
-A detector that overrides a training method without declaring it streamable
-(:meth:`BaseDeepDetector._own_training_methods`) and image input stay in memory (they say so);
-so do labels with a detector that holds known anomalies out of its fit.
+Vectors, windows and images ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)`` (each block is
+transposed as it is read) all stream. A detector that overrides a training method without
+declaring it streamable (:meth:`BaseDeepDetector._own_training_methods`) stays in memory (a
+path says so); so do labels with a detector that holds known anomalies out of its fit.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def streamable(det, X, y=None) -> bool:
     if _holds_out(det, y) or _own_methods(det) or getattr(X, "dtype", None) not in (np.float32, np.float64):
         return False
     try:
-        return X.ndim >= 2 and infer_input_kind(tuple(X.shape[1:]), det.input_kind) != "image"
+        infer_input_kind(tuple(X.shape[1:]), det.input_kind)
     except ValueError:
         return False
+    return X.ndim >= 2
 
 
 def _check_supported(det) -> None:
@@ -111,18 +114,17 @@ def _fit_arrays(det, X: np.ndarray, y, columns) -> None:
     det.probability_map_ = None
     y_arr = det._fit_labels(X.shape[0], y)
     train_idx, val_idx, seed = det._split(X)
-    if det.input_kind_ == "image":
-        raise NotImplementedError("out-of-core training takes vectors (n, d) and windows (n, T, d), not images")
-    Xm = to_model_layout(X, det.input_kind_)  # a view: vectors and windows keep their layout
-    in_train = np.zeros(len(Xm), dtype=bool)
+    Xm, layout = _model_rows(X, det.input_kind_)
+    in_train = np.zeros(len(X), dtype=bool)
     in_train[train_idx] = True
-    mean, scale = chunked_moments(Xm, pooled=True, mask=in_train)
+    mean, scale = chunked_moments(_channels_last(Xm, layout, det.input_kind_), pooled=True, mask=in_train)
     scale[scale < 1e-12] = 1.0
-    axes = standardization_axes(det.input_kind_, Xm.ndim)  # the shape fit_standardizer gives
-    shape = tuple(1 if i in axes else int(v) for i, v in enumerate(Xm.shape))[1:]
+    model_shape = (len(X), *det.model_shape_)
+    axes = standardization_axes(det.input_kind_, len(model_shape))  # the shape fit_standardizer gives
+    shape = tuple(1 if i in axes else int(v) for i, v in enumerate(model_shape))[1:]
     det.mean_, det.scale_ = mean.reshape(shape).astype(np.float32), scale.reshape(shape).astype(np.float32)
 
-    Xs = StandardizedRows(Xm, np.arange(len(Xm)), det.mean_, det.scale_)
+    Xs = StandardizedRows(Xm, np.arange(len(X)), det.mean_, det.scale_, axes=layout)
     det._standardizer_fitted(Xs, train_idx)
     det._fit_standardized(Xs, y_arr, train_idx, val_idx, seed)
 
@@ -134,6 +136,23 @@ def _fit_arrays(det, X: np.ndarray, y, columns) -> None:
     if getattr(det, "calibration_scores_", None) is None:
         det.calibration_scores_ = det.decision_scores_.copy()
     det._apply_threshold(getattr(det, "threshold", None))
+
+
+def _model_rows(X: np.ndarray, kind: str) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """``X`` in model layout without a copy: a view (vectors, windows, ``input_kind="flat"``,
+    grayscale and channels-first images), or ``X`` and the permutation that each read block
+    takes (channels-last images, which :func:`to_model_layout` would copy whole)."""
+    if kind == "image" and X.ndim == 4 and to_model_layout(X[:1], kind).shape[1:] != X.shape[1:]:
+        return X, (0, 3, 1, 2)
+    return to_model_layout(X, kind), None
+
+
+def _channels_last(Xm: np.ndarray, layout, kind: str) -> np.ndarray:
+    """The array whose last axis is what the standardiser keeps (a view): images pool samples
+    and pixels per channel, so their channel axis goes last."""
+    if kind != "image" or layout is not None:
+        return Xm  # vectors / windows; channels-last images as stored
+    return Xm.transpose(0, 2, 3, 1)
 
 
 def _score_rows(det, X: np.ndarray) -> np.ndarray:

@@ -41,16 +41,23 @@ class StandardizedRows:
     * a slice or a torch index tensor reads those rows: a float32 tensor equal bit for bit to
       ``torch.from_numpy(standardize(X, mean, scale)[index])[key]`` (what
       :class:`~anomalib_ae.training.engine.TensorBatches` asks for).
+
+    ``axes``: a permutation applied to every read block before it is standardised (channels-last
+    images ``(n, H, W, C)`` are read as ``(n, C, H, W)`` with ``(0, 3, 1, 2)``), as
+    :func:`~anomalib_ae.detectors.layout.to_model_layout` does to an in-memory array.
     """
 
     dtype = np.dtype(np.float32)
 
-    def __init__(self, X: np.ndarray, index: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> None:
+    def __init__(self, X: np.ndarray, index: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+                 axes: tuple[int, ...] | None = None) -> None:
         self.X = X
         self.index = np.asarray(index, dtype=np.int64)
         self.mean = mean
         self.scale = scale
-        self.shape = (int(self.index.size), *X.shape[1:])
+        self.axes = None if axes is None else tuple(int(a) for a in axes)
+        row = tuple(X.shape) if self.axes is None else tuple(X.shape[a] for a in self.axes)
+        self.shape = (int(self.index.size), *row[1:])
 
     @property
     def ndim(self) -> int:
@@ -76,7 +83,7 @@ class StandardizedRows:
 
     def __getitem__(self, key):
         if isinstance(key, np.ndarray):  # select rows: a view, nothing read
-            return StandardizedRows(self.X, self.index[key], self.mean, self.scale)
+            return StandardizedRows(self.X, self.index[key], self.mean, self.scale, self.axes)
         if isinstance(key, torch.Tensor):
             key = key.numpy()
         rows = self.index[key]
@@ -84,6 +91,8 @@ class StandardizedRows:
             part = self.X[rows[0] : rows[-1] + 1]  # a contiguous run: one sequential read
         else:
             part = self.X[rows]
+        if self.axes is not None:
+            part = np.ascontiguousarray(part.transpose(self.axes))
         return torch.from_numpy(standardize(part, self.mean, self.scale))
 
     def blocks(self, size: int) -> Iterator[tuple[int, torch.Tensor]]:
