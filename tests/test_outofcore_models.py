@@ -142,7 +142,7 @@ def test_undeclared_own_step_says_so_and_a_memmap_trains_in_memory(tmp_path):
 
 
 def test_deepsvdd_memmap_is_never_copied_whole(tmp_path):
-    n, d = 200_000, 32
+    n, d = 200_000, 64
     path = tmp_path / "big.npy"
     mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
     rng = np.random.default_rng(0)
@@ -150,7 +150,7 @@ def test_deepsvdd_memmap_is_never_copied_whole(tmp_path):
         mm[s : s + 50_000] = rng.standard_normal((50_000, d))
     mm.flush()
     del mm
-    det = anomalib_ae.create("deepsvdd", epochs=1, batch_size=2048, random_state=0, verbose=0)
+    det = anomalib_ae.create("deepsvdd", epochs=1, pretrain_epochs=1, batch_size=4096, random_state=0, verbose=0)
     tracemalloc.start()
     try:
         det.fit(path)  # pre-training, the centre, training, scoring
