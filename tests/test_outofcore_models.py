@@ -134,7 +134,8 @@ class _OwnTraining(AutoEncoder):
 def test_undeclared_own_step_says_so_and_a_memmap_trains_in_memory(tmp_path):
     X = _data(200)
     np.save(tmp_path / "x.npy", X)
-    with pytest.raises(NotImplementedError, match=r"_OwnTraining overrides _train without streaming it.*_streaming_overrides"):
+    msg = r"_OwnTraining overrides _train without streaming it.*_streaming_overrides"
+    with pytest.raises(NotImplementedError, match=msg):
         _OwnTraining(**KW).fit(tmp_path / "x.npy")
     a = _OwnTraining(**KW).fit(X)
     b = _OwnTraining(**KW).fit(np.load(tmp_path / "x.npy", mmap_mode="r"))  # loaded, as before

@@ -230,7 +230,7 @@ class BaseDeepDetector(BaseDetector):
     _streaming_overrides: tuple[str, ...] = ()
 
     def _own_training_methods(self) -> list[str]:
-        """The training path's methods this detector overrides without streaming them (then it trains in memory only)."""
+        """Training-path methods overridden without streaming them (then it trains in memory only)."""
         own = []
         for name in self.IN_MEMORY_METHODS + self.STREAMABLE_METHODS:
             if getattr(type(self), name) is getattr(BaseDeepDetector, name):
