@@ -158,7 +158,7 @@ accelerator, verbose, contamination, threshold
     def _standardizer_fitted(self, Xs, train_idx: np.ndarray) -> None:
         """``data_range_``: the span of the standardised training values (SSIM's and MSGMS's range)."""
         hi = lo = None
-        for block in row_blocks(Xs[train_idx], 65536):
+        for block in row_blocks(Xs[train_idx], self._score_chunk_rows() * 16):
             b_hi, b_lo = block.max(), block.min()  # float32, as numpy's max / min of the whole
             hi = b_hi if hi is None else torch.maximum(hi, b_hi)
             lo = b_lo if lo is None else torch.minimum(lo, b_lo)
