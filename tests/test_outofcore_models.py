@@ -177,3 +177,21 @@ def test_transposed_rows_pickle_as_the_file_name(tmp_path):
     assert len(blob) < 2000  # the file's name, not the data
     want = (np.ascontiguousarray(X.transpose(0, 3, 1, 2))[5::2] - mean) / scale
     assert np.array_equal(pickle.loads(blob)[0:13].numpy(), want.astype(np.float32))
+
+
+@pytest.mark.benchmark
+def test_outofcore_benchmark_quick_run(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "r.json"
+    env = dict(os.environ, PYTHONPATH=str(root))
+    subprocess.run([sys.executable, str(root / "benchmarks" / "outofcore_fit.py"), "--quick", "--json", str(out)],
+                   env=env, check=True, capture_output=True, timeout=300)
+    result = json.loads(out.read_text())
+    assert result["same_training_scores"] and [f["mode"] for f in result["fits"]] == ["out_of_core", "in_memory"]
+    assert "loadavg" in result
