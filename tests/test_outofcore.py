@@ -132,19 +132,17 @@ def test_bad_value_in_npy_names_the_row(tmp_path, bad, what):
         anomalib_ae.create("ae", **KW).fit(tmp_path / "bad.npy")
 
 
-def test_integer_npy_and_labels_are_refused(tmp_path):
+def test_integer_npy_and_held_out_labels_are_refused(tmp_path):
     np.save(tmp_path / "i.npy", np.arange(40).reshape(20, 2))
     with pytest.raises(ValueError, match="float32 or float64"):
         anomalib_ae.create("ae", **KW).fit(tmp_path / "i.npy")
     np.save(tmp_path / "f.npy", _data(40, 2))
-    with pytest.raises(ValueError, match="y must be None"):
-        anomalib_ae.create("ae", **KW).fit(tmp_path / "f.npy", np.zeros(40))
-
-
-def test_detector_with_own_training_says_so_for_a_path(tmp_path):
-    np.save(tmp_path / "f.npy", _data(100, 4))
-    with pytest.raises(NotImplementedError, match="DeepSVDD has its own"):
-        anomalib_ae.create("deepsvdd", **KW).fit(tmp_path / "f.npy")
+    y = np.zeros(40)
+    y[:3] = 1  # known anomalies: ae would hold them out of its fit
+    with pytest.raises(ValueError, match=r"AutoEncoder holds the known anomalies \(y == 1\) out of its fit"):
+        anomalib_ae.create("ae", **KW).fit(tmp_path / "f.npy", y)
+    with pytest.raises(ValueError, match="y has 39 labels but X has 40 samples"):
+        anomalib_ae.create("ae", **KW).fit(tmp_path / "f.npy", y[:39])
 
 
 def test_memmap_is_never_copied_whole(tmp_path):
@@ -188,7 +186,6 @@ def test_memmap_the_stream_cannot_take_fits_in_memory_as_before(tmp_path):
     a = anomalib_ae.create("ae", **KW).fit(X, y)
     b = anomalib_ae.create("ae", **KW).fit(mm, y)  # labels: the in-memory fit
     assert np.array_equal(a.decision_scores_, b.decision_scores_)
-    anomalib_ae.create("deepsvdd", **KW).fit(mm)  # a training pass of its own: in memory
 
 
 def test_rows_pickle_as_the_file_name(tmp_path):

@@ -18,6 +18,7 @@ from anomalib_ae.detectors.base import BaseDetector
 from anomalib_ae.detectors.layout import INPUT_KINDS, infer_input_kind, to_model_layout
 from anomalib_ae.preprocessing import fit_standardizer, standardize
 from anomalib_ae.training import batched_apply, fit_module, score_device, seeded
+from anomalib_ae.training.datamodule import StandardizedRows
 from anomalib_ae.validation import Interval, StrOptions
 
 class BaseDeepDetector(BaseDetector):
@@ -189,7 +190,13 @@ class BaseDeepDetector(BaseDetector):
         train_idx, val_idx, seed = self._split(X)
         Xm = to_model_layout(X, self.input_kind_)
         self.mean_, self.scale_ = fit_standardizer(Xm[train_idx], self.input_kind_)
-        return standardize(Xm, self.mean_, self.scale_), train_idx, val_idx, seed
+        Xs = standardize(Xm, self.mean_, self.scale_)
+        self._standardizer_fitted(Xs, train_idx)
+        return Xs, train_idx, val_idx, seed
+
+    def _standardizer_fitted(self, Xs, train_idx: np.ndarray) -> None:
+        """Hook after the standardiser is fitted: ``Xs`` are all rows standardised (an array, or
+        out of core :class:`~anomalib_ae.training.datamodule.StandardizedRows`)."""
 
     def _split(self, X) -> tuple[np.ndarray, np.ndarray, int]:
         """Resolve ``input_kind_`` / ``model_shape_`` and draw the seeded split (reads only the shape).
@@ -212,10 +219,26 @@ class BaseDeepDetector(BaseDetector):
         self._n_train_rows = int(train_idx.size)
         return train_idx, val_idx, seed
 
+    #: Methods of the training path a subclass may override and still train out of core, if the
+    #: overriding class lists them in its own ``_streaming_overrides``: they take standardised
+    #: rows that may be :class:`~anomalib_ae.training.datamodule.StandardizedRows` (select rows
+    #: with numpy indices, read them with :func:`~anomalib_ae.training.datamodule.row_blocks`,
+    #: :meth:`_apply_fixed` or ``fit_module``), never ``np.asarray`` of them all.
+    STREAMABLE_METHODS = ("_fit_standardized", "_train", "_score_prepared", "_standardizer_fitted")
+    #: Methods that see the whole in-memory input: overriding them keeps a detector in memory.
+    IN_MEMORY_METHODS = ("_fit", "_split_standardize", "_training_scores")
+    _streaming_overrides: tuple[str, ...] = ()
+
     def _own_training_methods(self) -> list[str]:
-        """The shared training path's methods this detector overrides (then it trains in memory only)."""
-        return [name for name in ("_fit", "_train", "_score_prepared", "_training_scores")
-                if getattr(type(self), name) is not getattr(BaseDeepDetector, name)]
+        """Training-path methods overridden without streaming them (then it trains in memory only)."""
+        own = []
+        for name in self.IN_MEMORY_METHODS + self.STREAMABLE_METHODS:
+            if getattr(type(self), name) is getattr(BaseDeepDetector, name):
+                continue
+            owner = next(c for c in type(self).__mro__ if name in vars(c))
+            if name in self.IN_MEMORY_METHODS or name not in vars(owner).get("_streaming_overrides", ()):
+                own.append(name)
+        return own
 
     def fit(self, X, y=None):
         """Fit on normal data ``X`` (see :meth:`BaseDetector.fit`).
@@ -234,10 +257,21 @@ class BaseDeepDetector(BaseDetector):
                 return fit_out_of_core(self, X, y)
         return super().fit(X, y)
 
+    def _fit_labels(self, n: int, y) -> np.ndarray | None:
+        """Fit-time labels of ``n`` rows as training takes them (float32, or None). Detectors check
+        ``n`` or encode task labels here; in-memory and out-of-core fits both call it."""
+        return None if y is None else np.asarray(y).astype(np.float32)
+
     def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        y_arr = self._fit_labels(X.shape[0], y)
         Xs, train_idx, val_idx, seed = self._split_standardize(X)
+        self._fit_standardized(Xs, y_arr, train_idx, val_idx, seed)
+
+    def _fit_standardized(self, Xs, y_arr: np.ndarray | None, train_idx: np.ndarray, val_idx: np.ndarray,
+                          seed: int) -> None:
+        """Train on standardised rows ``Xs`` (an array, or out of core
+        :class:`~anomalib_ae.training.datamodule.StandardizedRows`) and score the held-out rows."""
         n_val = val_idx.size
-        y_arr = None if y is None else np.asarray(y).astype(np.float32)
         self._train(
             Xs[train_idx],
             None if y_arr is None else y_arr[train_idx],
@@ -263,7 +297,16 @@ class BaseDeepDetector(BaseDetector):
         device = score_device(self.accelerator)
         for m in (self.module_, *modules):
             m.to(device).eval()
-        return batched_apply(fn, Xs, batch_size=self._score_chunk_rows(), device=device,
+        rows = self._score_chunk_rows()
+        if isinstance(Xs, StandardizedRows):  # out of core: whole chunks a block at a time, same values
+            out = np.zeros(0)
+            for start, block in Xs.blocks(rows * 16):
+                part = batched_apply(fn, block, batch_size=rows, device=device)
+                if start == 0:
+                    out = np.empty((len(Xs), *part.shape[1:]))
+                out[start : start + len(part)] = part
+            return out
+        return batched_apply(fn, Xs, batch_size=rows, device=device,
                              prepare=self._standardize_chunk if raw else None)
 
     def _standardize_chunk(self, x: torch.Tensor) -> torch.Tensor:

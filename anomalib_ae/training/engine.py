@@ -261,8 +261,12 @@ def fit_module(
 
     ``datamodule`` (a :class:`~anomalib_ae.training.datamodule.StreamingDataModule`, with
     ``X_train`` None) streams the mini-batches from a memory map instead: the same batches.
+    ``X_train`` / ``X_val`` given as :class:`~anomalib_ae.training.datamodule.StandardizedRows`
+    (what a detector's training step receives out of core) become such a datamodule.
     """
     distributed = strategy not in ("auto", None, "single_device") or (devices not in (1, "1") or num_nodes != 1)
+    if datamodule is None and hasattr(X_train, "datamodule"):  # rows of a memory map (out of core)
+        datamodule = X_train.datamodule(y_train, X_val, y_val)
     show = resolve_verbose(verbose)
     cbs = list(callbacks)
     if datamodule is not None:

@@ -81,6 +81,9 @@ patience, input_kind, random_state, accelerator, verbose, contamination
     (3,)
     """
 
+    #: both stages and the score scales also run on out-of-core rows (StandardizedRows)
+    _streaming_overrides = ("_train", "_score_prepared")
+
     _constraints: dict = {
         **BaseDeepDetector._constraints,
         "beta": [Interval(Real, 0, None, closed="left")],

@@ -5,13 +5,13 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.models.deepsvdd.network import ARCHS, build_deep_svdd
 from anomalib_ae.models.deepsvdd.pretrain import build_svdd_autoencoder
 from anomalib_ae.registry import register_detector
 from anomalib_ae.training import fit_module, seeded
+from anomalib_ae.training.datamodule import row_blocks
 from anomalib_ae.validation import Interval, StrOptions
 
 _COMMON_DOC = """
@@ -62,7 +62,13 @@ def batch_size_without_singletons(n: int, batch_size: int) -> int:
 
 
 class _SVDDDetector(BaseDeepDetector):
-    """Shared training of Deep SVDD and Deep SAD: pre-training, centre, then the objective."""
+    """Shared training of Deep SVDD and Deep SAD: pre-training, centre, then the objective.
+
+    ``_train`` also takes out-of-core rows (:class:`~anomalib_ae.training.datamodule.StandardizedRows`):
+    the centre is the mean of forward passes over blocks of 1024 rows in order, as in memory.
+    """
+
+    _streaming_overrides = ("_train",)
 
     _constraints: dict = {
         **BaseDeepDetector._constraints,
@@ -100,12 +106,12 @@ class _SVDDDetector(BaseDeepDetector):
             **self._objective_kwargs(),
         )
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        if X.shape[0] < 2:
+    def _fit_labels(self, n: int, y) -> np.ndarray | None:
+        if n < 2:
             raise ValueError(
                 f"{type(self).__name__} trains BatchNorm layers and needs at least 2 samples, got 1 sample"
             )
-        super()._fit(X, y)
+        return super()._fit_labels(n, y)
 
     def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
         normal = X_train if y_train is None else X_train[y_train != 1]
@@ -124,7 +130,7 @@ class _SVDDDetector(BaseDeepDetector):
                 pre["epochs"] = int(self.pretrain_epochs)
             self.n_pretrain_epochs_ = fit_module(ae, normal, None, val_normal, None, **pre).epochs_run
             self.module_.load_encoder_from(ae)
-        self.module_.init_center(torch.from_numpy(normal).split(1024))
+        self.module_.init_center(row_blocks(normal, 1024))
         kwargs["batch_size"] = batch_size_without_singletons(len(X_train), self.batch_size)
         self.n_epochs_ = fit_module(self.module_, X_train, y_train, X_val, y_val, **kwargs).epochs_run
 
@@ -220,8 +226,8 @@ class DeepSVDD(_SVDDDetector):
     def _objective_kwargs(self) -> dict:
         return {"objective": self.objective, "nu": float(self.nu)}
 
-    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        super()._fit(X, None)  # unsupervised: labels are ignored
+    def _fit_labels(self, n: int, y) -> np.ndarray | None:
+        return super()._fit_labels(n, None)  # unsupervised: labels are ignored
 
 
 @register_detector("deepsad")

@@ -10,6 +10,7 @@ import torch
 from anomalib_ae.detectors._deep import BaseDeepDetector
 from anomalib_ae.models.riad.network import MAP_KINDS, RIADNet
 from anomalib_ae.registry import register_detector
+from anomalib_ae.training.datamodule import row_blocks
 from anomalib_ae.validation import Interval, StrOptions
 
 #: Seed of the fixed scoring cell sets.
@@ -151,12 +152,18 @@ accelerator, verbose, contamination, threshold
             return (8, 16, 32, 64)
         return super()._hidden_dims()
 
-    def _split_standardize(self, X: np.ndarray):
-        out = super()._split_standardize(X)
-        Xs, train_idx = out[0], out[1]
-        span = float(Xs[train_idx].max() - Xs[train_idx].min()) if train_idx.size else 1.0
+    #: these also run on out-of-core rows (StandardizedRows)
+    _streaming_overrides = ("_standardizer_fitted", "_train")
+
+    def _standardizer_fitted(self, Xs, train_idx: np.ndarray) -> None:
+        """``data_range_``: the span of the standardised training values (SSIM's and MSGMS's range)."""
+        hi = lo = None
+        for block in row_blocks(Xs[train_idx], self._score_chunk_rows() * 16):
+            b_hi, b_lo = block.max(), block.min()  # float32, as numpy's max / min of the whole
+            hi = b_hi if hi is None else torch.maximum(hi, b_hi)
+            lo = b_lo if lo is None else torch.minimum(lo, b_lo)
+        span = float(hi - lo) if hi is not None else 1.0
         self.data_range_ = span if np.isfinite(span) and span > 0 else 1.0
-        return out
 
     #: parameters that only change how maps and scores are read: they act without refitting
     SCORING_PARAMS = ("top_fraction",)

@@ -27,6 +27,7 @@ from anomalib_ae.models.sage.network import SAGENet, knn_distance
 from anomalib_ae.neighbors import APPROX_THRESHOLD, NEIGHBORS, ApproximateSearch, resolve_neighbors
 from anomalib_ae.registry import register_detector
 from anomalib_ae.scoring.calibration import surprise
+from anomalib_ae.training.datamodule import row_blocks
 from anomalib_ae.validation import Interval, StrOptions
 
 SIGNALS = ("latent_knn", "reconstruction", "task_loss")
@@ -143,11 +144,15 @@ class SAGE(BaseDeepDetector):
             knn = self._latent_knn(z, reference)
             return torch.cat([knn[:, None], cols], dim=1)
 
-        rows = max(1, min(4096, 2**21 // max(1, int(np.prod(Xs.shape[1:])))))
         with torch.no_grad():
-            batches = (np.asarray(Xs[i : i + rows], dtype=np.float64) for i in range(0, len(Xs), rows))
-            out = [fn(torch.from_numpy(b)) for b in batches]
+            out = [fn(b) for b in self._float64_blocks(Xs)]
         return torch.cat(out).numpy()
+
+    @staticmethod
+    def _float64_blocks(Xs):
+        """Standardised rows (an array or out-of-core StandardizedRows) in float64 blocks of up to 4096."""
+        rows = max(1, min(4096, 2**21 // max(1, int(np.prod(Xs.shape[1:])))))
+        return (b.double() for b in row_blocks(Xs, rows))
 
     def _latent_knn(self, z: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """Mean distance of each latent code to its nearest training latents (exact or approximate)."""
@@ -161,9 +166,17 @@ class SAGE(BaseDeepDetector):
         return torch.from_numpy(search.kneighbors(z.numpy(), k).distances.mean(axis=1))
 
     def _latents(self, Xs: np.ndarray) -> np.ndarray:
+        """Latent codes of standardised rows, a block at a time into one array (latents are small)."""
         net = copy.deepcopy(self.module_).double().eval()
+        out, at = None, 0
         with torch.no_grad():
-            return net.encode(torch.from_numpy(np.asarray(Xs, dtype=np.float64))).numpy()
+            for b in self._float64_blocks(Xs):
+                z = net.encode(b).numpy()
+                if out is None:
+                    out = np.empty((len(Xs), *z.shape[1:]))
+                out[at : at + len(z)] = z
+                at += len(z)
+        return out
 
     def _surprises(self, raw: np.ndarray) -> np.ndarray:
         return np.column_stack(
@@ -171,9 +184,13 @@ class SAGE(BaseDeepDetector):
         )
 
     # ------------------------------------------------------------------ contract
-    def _fit(self, X: np.ndarray, y) -> None:
-        if X.shape[0] < 2:
-            raise ValueError(f"SAGE needs at least 2 samples, got n_samples={X.shape[0]}")
+    #: also runs on out-of-core rows (StandardizedRows): the latents are computed a block at a time
+    _streaming_overrides = ("_fit_standardized",)
+
+    def _fit_labels(self, n: int, y) -> np.ndarray | None:
+        """Task labels as class indices (float32); sets ``classes_`` / ``n_classes_``."""
+        if n < 2:
+            raise ValueError(f"SAGE needs at least 2 samples, got n_samples={n}")
         y_idx = None
         self.classes_ = None
         self.n_classes_ = 0
@@ -184,7 +201,9 @@ class SAGE(BaseDeepDetector):
             self.classes_ = classes
             self.n_classes_ = int(classes.size)
             y_idx = y_idx.astype(np.float32)
-        Xs, train_idx, val_idx, seed = self._split_standardize(X)
+        return y_idx
+
+    def _fit_standardized(self, Xs, y_idx, train_idx, val_idx, seed: int) -> None:
         n_val = val_idx.size
         self._train(
             Xs[train_idx],

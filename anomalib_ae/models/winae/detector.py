@@ -96,6 +96,9 @@ class WindowAutoEncoder(BaseDeepDetector):
         axis = 1 if self.input_kind_ == "image" else -1
         return MetricRMSEAutoEncoderNet(self.model_shape_, self._hidden_dims(), self._latent_dim(), metric_axis=axis)
 
+    #: the metric scale also runs on out-of-core rows (StandardizedRows)
+    _streaming_overrides = ("_train",)
+
     def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
         super()._train(X_train, y_train, X_val, y_val, seed)
         if self.metric_norm == "train":
