@@ -1,12 +1,12 @@
 """``anomalib-ae fit --detector`` on a ``.npy`` file or a Parquet file / folder: out-of-core training.
 
-A deep detector that trains from a memory map (the shared deep training path: ``ae``, ``vae``,
-``mae``, ``idnn``; whatever :func:`~anomalib_ae.detectors._deep_stream.streamable` takes) gets
+A deep detector that trains from a memory map (every registered deep detector; whatever
+:func:`~anomalib_ae.detectors._deep_stream.streamable` takes) gets
 the input as :func:`~anomalib_ae.data.outofcore.open_training_data` opens it: a ``.npy`` is
 memory-mapped as it is, Parquet is converted batch by batch into a temporary ``.npy``. Nothing
 is read whole, and the model equals an in-memory fit of the same data bit for bit.
 
-Every other detector (PyOD, ensembles, detectors with a training pass of their own, images)
+Every other detector (PyOD, ensembles, a subclass with an undeclared training step of its own)
 trains in memory, as from a CSV, and a ``note:`` on stderr says so: a Parquet file or folder
 goes through the table reader as before (numeric columns, ``--exclude``, ``--drop-invalid``);
 a ``.npy`` is loaded whole. Training out of core cannot leave rows out: with
