@@ -152,6 +152,8 @@ class SAGE(BaseDeepDetector):
     def _float64_blocks(Xs):
         """Standardised rows (an array or out-of-core StandardizedRows) in float64 blocks of up to 4096."""
         rows = max(1, min(4096, 2**21 // max(1, int(np.prod(Xs.shape[1:])))))
+        if isinstance(Xs, np.ndarray):  # numpy's float64 copy keeps the array's memory order, as before
+            return (torch.from_numpy(np.asarray(Xs[i : i + rows], dtype=np.float64)) for i in range(0, len(Xs), rows))
         return (b.double() for b in row_blocks(Xs, rows))
 
     def _latent_knn(self, z: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
