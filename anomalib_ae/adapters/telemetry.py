@@ -31,6 +31,12 @@ class TelemetryAdapter(Adapter):
         Numeric columns that are not metrics (ids, labels).
     timestamp_how : {"mean", "max"}, default="mean"
         Window scores -> timestamp score.
+    train_stride : int, default=1
+        Fit on every ``train_stride``-th window only (windows start every ``stride * train_stride``
+        rows at fit, plus one aligned to each segment's end); scoring, calibration on held-out
+        rows and explanations keep every window. ``configs/hpc_accuracy.yaml`` was measured with
+        10 (``benchmarks/telemetry_peers.py --train-stride``). Saved in the model file; files
+        written before it existed load with 1.
     optional_columns : list of str, optional
         Names in ``exclude`` / ``entity_col`` that a training table may lack: such a column is
         skipped with a warning (names that come from a config file, set by
@@ -46,7 +52,7 @@ class TelemetryAdapter(Adapter):
 
     def __init__(self, window=32, stride=1, timestamp_col="timestamp", entity_col=None, metric_cols=None,
                  max_gap=None, ffill_limit=5, scale=True, exclude=None, timestamp_how="mean",
-                 optional_columns=None):
+                 optional_columns=None, train_stride=1):
         self.window = window
         self.stride = stride
         self.timestamp_col = timestamp_col
@@ -58,6 +64,7 @@ class TelemetryAdapter(Adapter):
         self.exclude = exclude
         self.timestamp_how = timestamp_how
         self.optional_columns = optional_columns
+        self.train_stride = train_stride
 
     def fit_transform(self, data, y=None) -> Features:
         from anomalib_ae.data import TelemetryWindower
@@ -82,8 +89,16 @@ class TelemetryAdapter(Adapter):
             from anomalib_ae.data.telemetry import mostly_numeric
 
             reader.metric_cols = [str(c) for c in df.columns if c not in skip and mostly_numeric(df[c])]
+        k = _check_train_stride(self.train_stride)
         self.reader_ = reader.fit(df)
-        return self.transform(df)
+        if k == 1:
+            return self.transform(df)
+        stride = reader.stride
+        reader.stride = int(stride) * k  # fit windows only; the fitted reader keeps ``stride``
+        try:
+            return self.transform(df)
+        finally:
+            reader.stride = stride
 
     def transform(self, data) -> Features:
         r = self.reader_
@@ -121,12 +136,20 @@ class TelemetryAdapter(Adapter):
         return {"timestamp_col": self.reader_.timestamp_col, "entity_col": self.reader_.entity_col}
 
     def to_dict(self) -> dict[str, Any]:
-        return self.reader_.to_dict()
+        return {**self.reader_.to_dict(), "train_stride": _check_train_stride(self.train_stride)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], **params) -> "TelemetryAdapter":
         from anomalib_ae.data import TelemetryWindower
 
-        a = cls(**params)
+        d = dict(d)
+        k = d.pop("train_stride", params.pop("train_stride", 1))  # files written before it: 1
+        a = cls(**params, train_stride=_check_train_stride(k))
         a.reader_ = TelemetryWindower.from_dict(d)
         return a
+
+
+def _check_train_stride(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 1:
+        raise ValueError(f"train_stride must be an integer >= 1, got {k!r}")
+    return int(k)
