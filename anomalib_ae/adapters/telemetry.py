@@ -121,15 +121,30 @@ class TelemetryAdapter(Adapter):
         """Training mean / std of every metric (over windows and time steps)."""
         return fit_standardizer(np.asarray(X), "window", dtype=np.float64)
 
-    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None, method=None) -> Explanation:
         batch = result.details.windows
-        c, method = feature_contributions(detector, batch.X, reference, attribute)
-        rowc = telemetry_contributions(c, batch, how=self.timestamp_how)
+        rowc, method = self.row_attributions(detector, batch, reference, attribute, method)
         names = list(batch.metric_cols)
         return Explanation(method=method, feature_names=names, top=list(top), item_ids=self._item_ids(result, top),
                            scores=result.scores[top],
                            contributions=rowc[top] if top else np.zeros((0, len(names))), attributions=rowc,
                            kind=self.kind, row_contributions=rowc, result=result)
+
+    def row_attributions(self, detector, batch, reference=None, attribute=None, method=None) -> tuple[np.ndarray, str]:
+        """Per-row, per-metric attributions ``(n_rows, n_metrics)`` of a window batch and the method used.
+
+        A method measured on rows (``method`` in :data:`anomalib_ae.explain.rows.ROW_METHODS`:
+        ``"occlusion_z"``) combines its parts over the windows covering each row, blends them and
+        averages over consecutive timestamps (:func:`~anomalib_ae.explain.rows.occlusion_z_rows`);
+        any other method's window attributions are combined per row (``timestamp_how``).
+        """
+        from anomalib_ae.explain.rows import row_method
+
+        fn = row_method(method) if attribute is not None else None
+        if fn is not None:
+            return fn(detector, batch, how=self.timestamp_how), str(method)
+        c, used = feature_contributions(detector, batch.X, reference, attribute)
+        return telemetry_contributions(c, batch, how=self.timestamp_how), used
 
     def figure_options(self) -> dict[str, Any]:
         """The fitted timestamp and entity columns (timelines per entity)."""
