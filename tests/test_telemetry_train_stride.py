@@ -76,3 +76,4 @@ def test_hpc_accuracy_config_ships_the_measured_stride():
     cfg = yaml.safe_load((Path(__file__).parents[1] / "configs" / "hpc_accuracy.yaml").read_text())
     pipe = pipeline_from_config(cfg)
     assert pipe.adapter_params["train_stride"] == 10 and pipe.adapter_params["window"] == 30
+    assert pipe.calibration == "crossfit"  # the detector sees every training row, as measured
