@@ -112,15 +112,16 @@ def occlusion_z(detector, X, *, z_weight: float = OCC_Z_WEIGHT, floor: float = O
     is set to its training median over the window) divided by its standard deviation on training
     windows (``occlusion_scale_``, floored at ``floor`` times the median metric's), as shares of
     the row's total; plus ``z_weight`` times the shares of the row's |z-score|; then a centred
-    moving mean over ``smooth`` time steps of the window (31 >= the window: the window's mean),
-    so the row attributions a telemetry pipeline averages over covering windows are smoothed over
-    neighbouring rows.
+    moving mean over ``smooth`` time steps of the window (31 >= the window: the window's mean).
+    This is the version for bare windows; a telemetry pipeline computes the ranking as it was
+    measured, per row and smoothed over consecutive timestamps
+    (:func:`anomalib_ae.explain.rows.occlusion_z_rows`).
 
     Why: the best of the frozen 408 candidate rankings on ASD's interpretation labels (12 servers,
     a second labelled data set), evaluated once on SMD's 19 machines: HitRate@150 % 0.611 as chosen
-    (the benchmark's row-level version, smoothed over 31 rows), 0.594 as implemented here, vs naive
-    |z| 0.520 and ``"residual_z"`` 0.566 (``docs/explanations.md``). Caveat: the naive |z| averaged
-    over 31 rows alone reaches 0.589, so most of the gain is the smoothing.
+    (the benchmark's row-level version, smoothed over 31 rows), 0.608 through a telemetry pipeline
+    (``occlusion_z_rows``), vs naive |z| 0.520 and ``"residual_z"`` 0.566 (``docs/explanations.md``).
+    Caveat: the naive |z| averaged over 31 rows alone reaches 0.589, so most of the gain is the smoothing.
 
     Raises
     ------
