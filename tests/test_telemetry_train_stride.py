@@ -63,6 +63,8 @@ def test_files_without_train_stride_load_with_one():
     old = {k: v for k, v in a.to_dict().items() if k != "train_stride"}  # a file written before the option
     assert TelemetryAdapter.from_dict(old).train_stride == 1
     assert TelemetryAdapter.from_dict(a.to_dict()).train_stride == 3
+    with pytest.raises(ValueError, match="train_stride"):  # a damaged file names the setting
+        TelemetryAdapter.from_dict({**a.to_dict(), "train_stride": 0})
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "10"])
