@@ -239,13 +239,14 @@ class Pipeline(AlarmsMixin):
         top = [int(i) for i in np.argsort(-s, kind="stable")[: int(top_k)] if np.isfinite(res.scores[i])]
         import functools
 
-        from anomalib_ae.explain.fallback import attribute_or_zscore
+        from anomalib_ae.explain.fallback import attribute_or_zscore, resolved_method
         from anomalib_ae.explain.methods import attribute, available_methods
 
         if method == "auto" and self.kind == "audio" and "residual" in available_methods(self.detector_):
             method = "residual"  # spectrogram error maps; occluding 640 stacked mel values per frame adds little
         fn = functools.partial(attribute_or_zscore, method=method, reference=self.reference_, attribute=attribute)
-        return self.adapter_.explain(self.detector_, res, top, self.reference_, attribute=fn)
+        return self.adapter_.explain(self.detector_, res, top, self.reference_, attribute=fn,
+                                     method=resolved_method(self.detector_, method))
 
     # ------------------------------------------------------------------ persistence
     def adapter_dict(self) -> dict:

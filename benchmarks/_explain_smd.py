@@ -416,22 +416,33 @@ def dump(obj, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- a library method as deployed
+#: bump when the library path measured by :func:`library_rows` changes (2: through the telemetry adapter)
+LIBRARY_VERSION = 2
+
+
 def library_rows(path_npz: Path, path_interp: Path, cache: Path, method: str, *, T: int = 16, epochs: int = 10,
                  train_stride: int = 4, seed: int = 0, val_fraction: float = 0.2, n_plant: int = 2, pad: int = 8,
                  amplitude: tuple[float, float] = (1.5, 8.0), end_inclusive: bool = False) -> dict[str, np.ndarray]:
-    """Per split, the library's ``attribute(det, windows, method)`` per row (mean over covering
-    stride-1 windows, as a telemetry pipeline combines them), on the cached model; cached.
+    """Per split, the library's ``method`` per row as a telemetry pipeline computes it
+    (``TelemetryAdapter.row_attributions`` on the split's whole series, stride-1 windows: window
+    attributions combined per row, or a row-level method such as ``"occlusion_z"`` blended per row
+    and smoothed over consecutive timestamps), on the cached model; cached.
 
     A statistic the method needs that the cached model predates (``occlusion_scale_``) is computed
     from the fit windows exactly as ``fit`` stores it now. Not a selection candidate: it measures
     the implementation of a chosen one.
     """
+    import functools
+
+    import pandas as pd
+
+    from anomalib_ae.adapters.telemetry import TelemetryAdapter
     from anomalib_ae.explain.blend import occlusion_scale
     from anomalib_ae.explain.methods import attribute
 
     key = _cache_key(T, epochs, train_stride, seed, val_fraction, n_plant, pad, amplitude, end_inclusive)
     folder = cache / path_npz.stem
-    out_file = folder / f"library_{method}_{key}.npz"
+    out_file = folder / f"library_{method}_adapter{LIBRARY_VERSION}_{key}.npz"
     if out_file.exists():
         z = np.load(out_file)
         return {k: z[k] for k in z.files}
@@ -445,10 +456,19 @@ def library_rows(path_npz: Path, path_interp: Path, cache: Path, method: str, *,
         from anomalib_ae.explain.residuals import residual_spreads
 
         det.residual_scale_, det.residual_q99_ = residual_spreads(det, Wfit)
+    def frame(X):
+        df = pd.DataFrame(X, columns=[f"m{j:02d}" for j in range(X.shape[1])])
+        df.insert(0, "t", np.arange(len(X)))
+        return df
+
+    adapter = TelemetryAdapter(window=T, timestamp_col="t", scale=False, max_gap=float("inf"))
+    adapter.fit_transform(frame(Xfit[: 4 * T]))  # metric columns only: scale=False, the model saw raw values
+    fn = functools.partial(attribute, method=method)
     res = {}
     for split, (X, segs) in splits.items():
-        rows, _, starts = span_rows(len(X), segs, T, pad)
-        res[split] = per_row(attribute(det, windows(X, T, starts), method)[0], starts, rows)
+        rows, _, _ = span_rows(len(X), segs, T, pad)
+        batch = adapter.transform(frame(X)).windows
+        res[split] = adapter.row_attributions(det, batch, None, fn, method)[0][rows]
     tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, **res)
     os.replace(tmp, out_file)

@@ -75,7 +75,7 @@ class AudioAdapter(Adapter):
         per_clip = aggregate_clip_scores(raw, features.clip_index, features.n_clips, self.clip_aggregate)
         return super().item_scores(per_clip, features)
 
-    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None, method=None) -> Explanation:
         f, r = result.details, self.reader_
         n_mels, n_context = int(r.n_mels), int(r.n_context)
         pos = f.x_rows

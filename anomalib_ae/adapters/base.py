@@ -142,12 +142,14 @@ class Adapter(BaseEstimator):
         return mean.reshape(X.shape[1:]), std.reshape(X.shape[1:])
 
     # ------------------------------------------------------------------ explain
-    def explain(self, detector, result, top: list[int], reference, attribute=None) -> Explanation:
+    def explain(self, detector, result, top: list[int], reference, attribute=None, method=None) -> Explanation:
         """Attributions of the items at positions ``top`` of ``result`` (a ``ScoreResult``).
 
         ``attribute(detector, X) -> (values, method)`` computes the per-value attributions
         (:meth:`Pipeline.explain` passes :func:`anomalib_ae.explain.methods.attribute` with its
-        ``method``); None keeps the built-in reconstruction / z-score rule.
+        ``method``); None keeps the built-in reconstruction / z-score rule. ``method`` names the
+        method ``attribute`` was built for (``"auto"`` resolved); telemetry computes a method that
+        was measured per row (``"occlusion_z"``) on rows.
         """
         raise NotImplementedError
 

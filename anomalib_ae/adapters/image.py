@@ -80,7 +80,7 @@ class ImageAdapter(Adapter):
         return Features(X=batch.X, items=pd.DataFrame({"path": batch.items}),
                         valid=np.array([e is None for e in errors], dtype=bool), errors=errors, paths=batch.items)
 
-    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None, method=None) -> Explanation:
         f = result.details
         X = f.X[f.x_rows[top]] if top else f.X[:0]
         if top:

@@ -80,7 +80,7 @@ class TabularAdapter(Adapter):
         """A DataFrame with the feature columns (an array for a detector fitted without names)."""
         return pd.DataFrame(X, columns=self.columns_) if self.named_input_ else X
 
-    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None, method=None) -> Explanation:
         f = result.details
         if top:
             X = self.detector_input(f.X[f.x_rows[top]]).to_numpy(np.float32)

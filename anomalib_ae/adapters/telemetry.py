@@ -31,6 +31,12 @@ class TelemetryAdapter(Adapter):
         Numeric columns that are not metrics (ids, labels).
     timestamp_how : {"mean", "max"}, default="mean"
         Window scores -> timestamp score.
+    train_stride : int, default=1
+        Fit on every ``train_stride``-th window only (windows start every ``stride * train_stride``
+        rows at fit, plus one aligned to each segment's end); scoring, calibration on held-out
+        rows and explanations keep every window. ``configs/hpc_accuracy.yaml`` was measured with
+        10 (``benchmarks/telemetry_peers.py --train-stride``). Saved in the model file; files
+        written before it existed load with 1.
     optional_columns : list of str, optional
         Names in ``exclude`` / ``entity_col`` that a training table may lack: such a column is
         skipped with a warning (names that come from a config file, set by
@@ -46,7 +52,7 @@ class TelemetryAdapter(Adapter):
 
     def __init__(self, window=32, stride=1, timestamp_col="timestamp", entity_col=None, metric_cols=None,
                  max_gap=None, ffill_limit=5, scale=True, exclude=None, timestamp_how="mean",
-                 optional_columns=None):
+                 optional_columns=None, train_stride=1):
         self.window = window
         self.stride = stride
         self.timestamp_col = timestamp_col
@@ -58,6 +64,7 @@ class TelemetryAdapter(Adapter):
         self.exclude = exclude
         self.timestamp_how = timestamp_how
         self.optional_columns = optional_columns
+        self.train_stride = train_stride
 
     def fit_transform(self, data, y=None) -> Features:
         from anomalib_ae.data import TelemetryWindower
@@ -82,8 +89,16 @@ class TelemetryAdapter(Adapter):
             from anomalib_ae.data.telemetry import mostly_numeric
 
             reader.metric_cols = [str(c) for c in df.columns if c not in skip and mostly_numeric(df[c])]
+        k = _check_train_stride(self.train_stride)
         self.reader_ = reader.fit(df)
-        return self.transform(df)
+        if k == 1:
+            return self.transform(df)
+        stride = reader.stride
+        reader.stride = int(stride) * k  # fit windows only; the fitted reader keeps ``stride``
+        try:
+            return self.transform(df)
+        finally:
+            reader.stride = stride
 
     def transform(self, data) -> Features:
         r = self.reader_
@@ -106,27 +121,50 @@ class TelemetryAdapter(Adapter):
         """Training mean / std of every metric (over windows and time steps)."""
         return fit_standardizer(np.asarray(X), "window", dtype=np.float64)
 
-    def explain(self, detector, result, top, reference, attribute=None) -> Explanation:
+    def explain(self, detector, result, top, reference, attribute=None, method=None) -> Explanation:
         batch = result.details.windows
-        c, method = feature_contributions(detector, batch.X, reference, attribute)
-        rowc = telemetry_contributions(c, batch, how=self.timestamp_how)
+        rowc, method = self.row_attributions(detector, batch, reference, attribute, method)
         names = list(batch.metric_cols)
         return Explanation(method=method, feature_names=names, top=list(top), item_ids=self._item_ids(result, top),
                            scores=result.scores[top],
                            contributions=rowc[top] if top else np.zeros((0, len(names))), attributions=rowc,
                            kind=self.kind, row_contributions=rowc, result=result)
 
+    def row_attributions(self, detector, batch, reference=None, attribute=None, method=None) -> tuple[np.ndarray, str]:
+        """Per-row, per-metric attributions ``(n_rows, n_metrics)`` of a window batch and the method used.
+
+        A method measured on rows (``method`` in :data:`anomalib_ae.explain.rows.ROW_METHODS`:
+        ``"occlusion_z"``) combines its parts over the windows covering each row, blends them and
+        averages over consecutive timestamps (:func:`~anomalib_ae.explain.rows.occlusion_z_rows`);
+        any other method's window attributions are combined per row (``timestamp_how``).
+        """
+        from anomalib_ae.explain.rows import row_method
+
+        fn = row_method(method) if attribute is not None else None
+        if fn is not None:
+            return fn(detector, batch, how=self.timestamp_how), str(method)
+        c, used = feature_contributions(detector, batch.X, reference, attribute)
+        return telemetry_contributions(c, batch, how=self.timestamp_how), used
+
     def figure_options(self) -> dict[str, Any]:
         """The fitted timestamp and entity columns (timelines per entity)."""
         return {"timestamp_col": self.reader_.timestamp_col, "entity_col": self.reader_.entity_col}
 
     def to_dict(self) -> dict[str, Any]:
-        return self.reader_.to_dict()
+        return {**self.reader_.to_dict(), "train_stride": _check_train_stride(self.train_stride)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], **params) -> "TelemetryAdapter":
         from anomalib_ae.data import TelemetryWindower
 
-        a = cls(**params)
+        d = dict(d)
+        k = d.pop("train_stride", params.pop("train_stride", 1))  # files written before it: 1
+        a = cls(**params, train_stride=_check_train_stride(k))
         a.reader_ = TelemetryWindower.from_dict(d)
         return a
+
+
+def _check_train_stride(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 1:
+        raise ValueError(f"train_stride must be an integer >= 1, got {k!r}")
+    return int(k)

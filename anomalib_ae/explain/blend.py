@@ -29,7 +29,7 @@ import numpy as np
 
 from anomalib_ae.explain.scales import floored
 
-__all__ = ["residual_z", "occlusion_z", "occlusion_scale", "Z_WEIGHT", "FLOOR", "SMOOTH",
+__all__ = ["residual_z", "occlusion_z", "occlusion_z_parts", "blend_shares", "occlusion_scale", "Z_WEIGHT", "FLOOR", "SMOOTH",
            "OCC_Z_WEIGHT", "OCC_FLOOR", "OCC_SMOOTH"]
 
 #: the measured settings (train-only selection on SMD, see the module docstring)
@@ -112,20 +112,32 @@ def occlusion_z(detector, X, *, z_weight: float = OCC_Z_WEIGHT, floor: float = O
     is set to its training median over the window) divided by its standard deviation on training
     windows (``occlusion_scale_``, floored at ``floor`` times the median metric's), as shares of
     the row's total; plus ``z_weight`` times the shares of the row's |z-score|; then a centred
-    moving mean over ``smooth`` time steps of the window (31 >= the window: the window's mean),
-    so the row attributions a telemetry pipeline averages over covering windows are smoothed over
-    neighbouring rows.
+    moving mean over ``smooth`` time steps of the window (31 >= the window: the window's mean).
+    This is the version for bare windows; a telemetry pipeline computes the ranking as it was
+    measured, per row and smoothed over consecutive timestamps
+    (:func:`anomalib_ae.explain.rows.occlusion_z_rows`).
 
     Why: the best of the frozen 408 candidate rankings on ASD's interpretation labels (12 servers,
     a second labelled data set), evaluated once on SMD's 19 machines: HitRate@150 % 0.611 as chosen
-    (the benchmark's row-level version, smoothed over 31 rows), 0.594 as implemented here, vs naive
-    |z| 0.520 and ``"residual_z"`` 0.566 (``docs/explanations.md``). Caveat: the naive |z| averaged
-    over 31 rows alone reaches 0.589, so most of the gain is the smoothing.
+    (the benchmark's row-level version, smoothed over 31 rows), 0.608 through a telemetry pipeline
+    (``occlusion_z_rows``), vs naive |z| 0.520 and ``"residual_z"`` 0.566 (``docs/explanations.md``).
+    Caveat: the naive |z| averaged over 31 rows alone reaches 0.589, so most of the gain is the smoothing.
 
     Raises
     ------
     ValueError
         On anything but windows, or a detector fitted before ``occlusion_scale_`` was stored.
+    """
+    O, Z = occlusion_z_parts(detector, X, floor=floor)
+    return moving_mean(blend_shares(O, Z, z_weight), smooth, axis=1)
+
+
+def occlusion_z_parts(detector, X, *, floor: float = OCC_FLOOR) -> tuple[np.ndarray, np.ndarray]:
+    """The two unblended parts of ``"occlusion_z"`` for windows ``(n, T, d)``: the occlusion attribution
+    divided by ``occlusion_scale_`` (floored) and the |z-score| against the training mean / std.
+
+    A telemetry pipeline averages both over the windows covering a row before blending them
+    (:func:`anomalib_ae.explain.rows.occlusion_z_rows`), as the benchmark that chose them did.
     """
     from anomalib_ae.explain.occlusion import occlusion_attributions
 
@@ -141,5 +153,9 @@ def occlusion_z(detector, X, *, z_weight: float = OCC_Z_WEIGHT, floor: float = O
     mean = np.asarray(detector.train_mean_, dtype=np.float64)
     scale = np.asarray(detector.train_scale_, dtype=np.float64)
     Z = np.abs((X.astype(np.float64) - mean) / np.where(scale > 0, scale, 1.0))
-    A = _row_shares(O / floored(np.asarray(q, dtype=np.float64), floor)) + z_weight * _row_shares(Z)
-    return moving_mean(A, smooth, axis=1)
+    return O / floored(np.asarray(q, dtype=np.float64), floor), Z
+
+
+def blend_shares(A: np.ndarray, Z: np.ndarray, z_weight: float) -> np.ndarray:
+    """Shares of ``A``'s positive part plus ``z_weight`` x the shares of ``Z`` (last axis: metrics)."""
+    return _row_shares(A) + z_weight * _row_shares(Z)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["attribute_or_zscore"]
+__all__ = ["attribute_or_zscore", "resolved_method"]
 
 
 def attribute_or_zscore(detector, X, *, method, reference, attribute):
@@ -24,3 +24,15 @@ def attribute_or_zscore(detector, X, *, method, reference, attribute):
         z = (np.asarray(X, dtype=np.float64) - mean) / np.where(scale > 0, scale, 1.0)
         return z * z, "zscore"
     return attribute(detector, X, method)
+
+
+def resolved_method(detector, method: str) -> str:
+    """The method :func:`attribute_or_zscore` will use: ``"auto"`` -> the detector's default, except for a
+    detector saved before training statistics were stored (``"auto"``: its fallback decides)."""
+    if method != "auto":
+        return method
+    if getattr(detector, "train_median_", None) is None:
+        return "auto"
+    from anomalib_ae.explain.methods import default_method
+
+    return default_method(detector)
