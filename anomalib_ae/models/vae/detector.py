@@ -26,13 +26,19 @@ class VariationalAutoEncoder(BaseDeepDetector):
     ----------
     beta : float, default 1.0
         Weight of the KL term in the training loss (1 = the ELBO; beta-VAE otherwise).
-    score_type : {"recon", "elbo", "iwae"}, default "elbo"
+    score_type : {"recon", "elbo", "iwae", "beta-elbo"}, default "elbo"
         ``"recon"``: mean squared error of the reconstruction from the mean latent code;
         ``"elbo"``: negative ELBO averaged over ``n_samples`` latent samples; ``"iwae"``:
         negative importance-weighted bound (Burda et al.) with ``n_samples`` samples. Both
-        in nats. The latent noise comes from a fixed seed, so scores are deterministic.
+        in nats. ``"beta-elbo"``: the training loss per sample, ``0.5 * ||x - f(z)||^2``
+        averaged over ``n_samples`` latent samples plus ``beta`` times the analytic KL: up to
+        the factor ``1 / beta`` and constants, the negative ELBO of a decoder with variance
+        ``beta``, the model the beta-weighted loss fits ("elbo" scores every ``beta`` with the
+        unit-variance decoder, which lets the KL term dominate when ``beta < 1``). The latent
+        noise comes from a fixed seed, so scores are deterministic.
     n_samples : int, default 16
-        Latent samples for the "elbo" and "iwae" scores (with 1 both are equal).
+        Latent samples for the "elbo", "iwae" and "beta-elbo" scores (with 1 "elbo" and
+        "iwae" are equal).
     hidden_dims, latent_dim, epochs, batch_size, lr, weight_decay, validation_fraction, \
 patience, input_kind, random_state, accelerator, verbose, contamination
         As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.

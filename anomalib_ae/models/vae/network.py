@@ -19,7 +19,7 @@ from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
 from anomalib_ae.nn.losses import LOG_2PI, gaussian_kl, gaussian_log_prob, iwae_bound
 
-SCORE_TYPES = ("recon", "elbo", "iwae")
+SCORE_TYPES = ("recon", "elbo", "iwae", "beta-elbo")
 _LOGVAR_RANGE = (-30.0, 20.0)
 
 
@@ -57,11 +57,12 @@ class VariationalAutoEncoderNet(AnomalyModule):
         Size of the latent code.
     beta : float
         Weight of the KL term in the training loss (beta-VAE; 1 = the ELBO).
-    score_type : {"recon", "elbo", "iwae"}
+    score_type : {"recon", "elbo", "iwae", "beta-elbo"}
         ``"recon"``: mean squared error of the reconstruction from the mean latent code;
         ``"elbo"``: negative ELBO, Monte-Carlo estimate ``-mean_k log w_k`` over ``n_samples``
         samples; ``"iwae"``: negative importance-weighted bound ``-log mean_k w_k`` with
         ``w_k = p(x | z_k) p(z_k) / q(z_k | x)``. Both in nats with the full Gaussian constant.
+        ``"beta-elbo"``: the training loss per sample (:meth:`beta_loss`).
     n_samples : int
         Number of latent samples for the "elbo" and "iwae" scores.
     seed : int
@@ -159,6 +160,18 @@ class VariationalAutoEncoderNet(AnomalyModule):
         k = self.n_samples if n_samples is None else int(n_samples)
         return -self.log_weights(x, self._noise(x, k)).mean(dim=0)
 
+    def beta_loss(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """The training loss per sample: ``mean_k 0.5 * ||x - f(z_k)||^2 + beta * KL``, ``(n,)``.
+
+        ``eps`` as in :meth:`log_weights`. Divided by ``beta`` (and up to constants) it is the
+        negative ELBO of a decoder with variance ``beta``: the model the beta-weighted loss trains.
+        """
+        mu, logvar = self.encode(x)
+        std = torch.exp(0.5 * logvar)
+        nll = torch.stack([0.5 * (self.decode(mu + e * std).reshape(x.shape) - x).pow(2).flatten(1).sum(dim=1)
+                           for e in eps])
+        return nll.mean(dim=0) + self.beta * gaussian_kl(mu, logvar)
+
     def neg_iwae(self, x: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
         """Negative IWAE bound per sample with ``n_samples`` seeded samples, ``(n,)``."""
         k = self.n_samples if n_samples is None else int(n_samples)
@@ -169,6 +182,8 @@ class VariationalAutoEncoderNet(AnomalyModule):
             return per_sample_mse(x, self(x))
         if self.score_type == "elbo":
             return self.neg_elbo(x)
+        if self.score_type == "beta-elbo":
+            return self.beta_loss(x, self._noise(x, self.n_samples))
         return self.neg_iwae(x)
 
 
