@@ -33,6 +33,7 @@ VARIANTS = {
     "cand:vae-b0.1-belbo": ("vae", {"beta": 0.1, "score_type": "beta-elbo"}),
     "cand:vae-b0.3-belbo": ("vae", {"beta": 0.3, "score_type": "beta-elbo"}),
     "cand:vae-b0.03-belbo": ("vae", {"beta": 0.03, "score_type": "beta-elbo"}),
+    "cand:vae-sigma-belbo": ("vae", {"decoder_variance": "optimal", "score_type": "beta-elbo"}),
     "cand:deepsvdd-h256": ("deepsvdd", {"hidden_dims": (256, 128)}),
     "cand:deepsvdd-h128-e20": ("deepsvdd", {"hidden_dims": (128, 64), "epochs": 20}),
 }

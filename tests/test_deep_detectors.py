@@ -178,6 +178,19 @@ def test_vae_beta_elbo_is_the_training_loss_per_sample(blobs_with_outliers):
     np.testing.assert_allclose(det.score(X_test), expected.numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_vae_optimal_decoder_variance_tracks_the_reconstruction_error(blobs_with_outliers, tmp_path):
+    X_train, X_test, y_test = blobs_with_outliers
+    det = make("vae", decoder_variance="optimal", score_type="beta-elbo", epochs=15).fit(X_train)
+    assert make("vae").fit(X_train).module_.state_dict().keys() == det.module_.state_dict().keys() - {"sigma2"}
+    x = torch.from_numpy(((X_train - det.mean_) / det.scale_).astype(np.float32))
+    with torch.no_grad():
+        mse = float((det.module_(x) - x).pow(2).mean())
+    assert 0.3 * mse < float(det.module_.sigma2) < 3 * mse  # a running mean of batch errors (sampled z)
+    assert roc_auc_score(y_test, det.score(X_test)) > 0.9
+    det.save(tmp_path / "v.pt")
+    np.testing.assert_array_equal(anomalib_ae.load(tmp_path / "v.pt").score(X_test), det.score(X_test))
+
+
 @pytest.mark.parametrize("score_type", ["recon", "elbo", "iwae", "beta-elbo"])
 def test_vae_score_types_rank_planted_outliers(score_type, blobs_with_outliers):
     X_train, X_test, y_test = blobs_with_outliers

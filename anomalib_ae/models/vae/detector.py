@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.models.vae.network import SCORE_TYPES, build_vae
+from anomalib_ae.models.vae.network import DECODER_VARIANCES, SCORE_TYPES, build_vae
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import Interval, StrOptions
 
@@ -39,6 +39,10 @@ class VariationalAutoEncoder(BaseDeepDetector):
     n_samples : int, default 16
         Latent samples for the "elbo", "iwae" and "beta-elbo" scores (with 1 "elbo" and
         "iwae" are equal).
+    decoder_variance : {"unit", "optimal"}, default "unit"
+        Variance of the Gaussian decoder: 1 (on the standardised input), or "optimal" (sigma-VAE,
+        Rybkin et al. 2021): each training batch uses its own mean squared error per value as
+        the variance, and scores use a running mean of it (``module_.sigma2``).
     hidden_dims, latent_dim, epochs, batch_size, lr, weight_decay, validation_fraction, \
 patience, input_kind, random_state, accelerator, verbose, contamination
         As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
@@ -57,6 +61,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         "beta": [Interval(Real, 0, None, closed="left")],
         "score_type": [StrOptions(set(SCORE_TYPES))],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "decoder_variance": [StrOptions(set(DECODER_VARIANCES))],
     }
 
     def __init__(
@@ -65,6 +70,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         beta=1.0,
         score_type="elbo",
         n_samples=16,
+        decoder_variance="unit",
         hidden_dims=None,
         latent_dim=None,
         epochs=30,
@@ -87,6 +93,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.beta = beta
         self.score_type = score_type
         self.n_samples = n_samples
+        self.decoder_variance = decoder_variance
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
         self.epochs = epochs
@@ -116,4 +123,5 @@ patience, input_kind, random_state, accelerator, verbose, contamination
             score_type=self.score_type,
             n_samples=int(self.n_samples),
             seed=SCORE_SEED,
+            decoder_variance=self.decoder_variance,
         )
