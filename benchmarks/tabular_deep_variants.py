@@ -22,6 +22,20 @@ VARIANTS = {
     "cand:vae-h128-l16": ("vae", {"hidden_dims": (128, 64), "latent_dim": 16}),
     "cand:deepsvdd-h128": ("deepsvdd", {"hidden_dims": (128, 64)}),
     "cand:deepsvdd-l64": ("deepsvdd", {"latent_dim": 64}),
+    # session 9: a lighter KL term, fewer epochs, other scores; wider / longer Deep SVDD nets
+    "cand:vae-b0.3": ("vae", {"beta": 0.3}),
+    "cand:vae-b0.1": ("vae", {"beta": 0.1}),
+    "cand:vae-b0.01": ("vae", {"beta": 0.01}),
+    "cand:vae-b0.1-recon": ("vae", {"beta": 0.1, "score_type": "recon"}),
+    "cand:vae-b0.1-iwae": ("vae", {"beta": 0.1, "score_type": "iwae"}),
+    "cand:vae-b0.1-h128": ("vae", {"beta": 0.1, "hidden_dims": (128, 64)}),
+    "cand:vae-e10": ("vae", {"epochs": 10}),
+    "cand:vae-b0.1-belbo": ("vae", {"beta": 0.1, "score_type": "beta-elbo"}),
+    "cand:vae-b0.3-belbo": ("vae", {"beta": 0.3, "score_type": "beta-elbo"}),
+    "cand:vae-b0.03-belbo": ("vae", {"beta": 0.03, "score_type": "beta-elbo"}),
+    "cand:vae-sigma-belbo": ("vae", {"decoder_variance": "optimal", "score_type": "beta-elbo"}),
+    "cand:deepsvdd-h256": ("deepsvdd", {"hidden_dims": (256, 128)}),
+    "cand:deepsvdd-h128-e20": ("deepsvdd", {"hidden_dims": (128, 64), "epochs": 20}),
 }
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ choice never sees the sets it is reported on:
 A detector's own settings, chosen the same way from result JSONs (defaults + ``cand:<name>-*`` rows):
 
     python benchmarks/tabular_nested.py --choose-setting vae out.json benchmarks/results/tabular_seed0.json variants.json
+    python benchmarks/tabular_nested.py --choose-setting vae out.json --seeds 0 1 benchmarks/results/tabular.json ...
 """
 
 from __future__ import annotations
@@ -105,21 +106,33 @@ def direction(combos, auc, sets, sel: np.ndarray, rep: np.ndarray, idx_base: int
     return out, i
 
 
-def choose_setting(result_files: list[Path], prefix: str, out: Path | None) -> dict:
+def choose_setting(result_files: list[Path], prefix: str, out: Path | None, seeds: set[int] | None = None) -> dict:
     """Nested choice of one detector's setting from ``tabular.py`` result JSONs (rows ``auroc`` per set, seed).
 
     Candidates: detector ``prefix`` (its defaults) and every ``cand:<prefix>-*`` row. The setting with the best
-    mean AUROC on one half of the sets (the same alternating halves) is reported on the other half.
+    mean AUROC on one half of the sets (the same alternating halves) is reported on the other half. A set's
+    AUROC is the mean over the seeds in the files (only ``seeds`` when given, and
+    then only settings run on all of them; a seed twice counts once).
     """
     per = {}
     for f in result_files:
         for r in json.loads(Path(f).read_text())["results"]:
             name = r["detector"]
+            if seeds is not None and r["seed"] not in seeds:
+                continue
             if (name == prefix or name.startswith(f"cand:{prefix}-")) and r.get("auroc") is not None:
-                per.setdefault(name, {}).setdefault(r["dataset"], []).append(r["auroc"])
+                per.setdefault(name, {}).setdefault(r["dataset"], {})[r["seed"]] = r["auroc"]
+    if seeds is not None:  # settings not run on every requested seed (and set) take no part
+        dropped = sorted(n for n, v in per.items() if any(set(x) != seeds for x in v.values()))
+        if dropped:
+            print(f"left out (not run on every set with seeds {sorted(seeds)}): {dropped}", file=sys.stderr)
+        per = {n: v for n, v in per.items() if n not in dropped}
     sets = sorted(set.intersection(*(set(v) for v in per.values())))
     names = sorted(per)
-    auc = np.array([[np.mean(per[n][ds]) for ds in sets] for n in names])
+    used = {n: sorted({sd for ds in sets for sd in per[n][ds]}) for n in names}
+    if len({tuple(v) for v in used.values()}) > 1:
+        sys.exit(f"the settings were run on different seeds: {used}; pass --seeds")
+    auc = np.array([[np.mean(list(per[n][ds].values())) for ds in sets] for n in names])
     n = len(sets)
     a, b = np.arange(0, n, 2), np.arange(1, n, 2)
     nested = np.zeros(n)
@@ -130,9 +143,25 @@ def choose_setting(result_files: list[Path], prefix: str, out: Path | None) -> d
         dirs[label] = {"chosen": names[i], "auroc_selection": float(auc[i, sel].mean()),
                        "auroc_held_out": float(auc[i, rep].mean()),
                        "default_held_out": float(auc[names.index(prefix), rep].mean())}
-    res = {"detector": prefix, "sets": sets, "settings": {nm: float(auc[k].mean()) for k, nm in enumerate(names)},
+    # the same choice over 50 random 12 / 13 splits, both directions: how often each setting is chosen, and its
+    # held-out gain over the defaults
+    rng = np.random.default_rng(0)
+    counts = dict.fromkeys(names, 0)
+    gains = []
+    for _ in range(50):
+        perm = rng.permutation(n)
+        for sel, rep in ((perm[:12], perm[12:]), (perm[12:], perm[:12])):
+            i = choose(auc, sel)
+            counts[names[i]] += 1
+            gains.append(float(auc[i, rep].mean() - auc[names.index(prefix), rep].mean()))
+    res = {"detector": prefix, "seeds": used[prefix], "sets": sets,
+           "settings": {nm: float(auc[k].mean()) for k, nm in enumerate(names)},
            "directions": dirs, "nested_mean_auroc": float(nested.mean()),
-           "default_mean_auroc": float(auc[names.index(prefix)].mean())}
+           "default_mean_auroc": float(auc[names.index(prefix)].mean()),
+           "random_splits": {"n_choices": len(gains), "chosen_counts": counts,
+                             "held_out_gain_over_default_mean": float(np.mean(gains)),
+                             "held_out_gain_over_default_std": float(np.std(gains)),
+                             "gain_positive_share": float(np.mean(np.array(gains) > 0))}}
     print(json.dumps(res, indent=1))
     if out is not None:
         out.write_text(json.dumps(res, indent=1))
@@ -144,8 +173,12 @@ def main(argv=None) -> None:
 
     if argv is None:
         argv = sys.argv[1:]
-    if argv and argv[0] == "--choose-setting":  # --choose-setting PREFIX OUT.json RESULTS.json [RESULTS.json ...]
-        choose_setting([Path(f) for f in argv[3:]], argv[1], Path(argv[2]))
+    if argv and argv[0] == "--choose-setting":  # --choose-setting PREFIX OUT.json [--seeds S ...] RESULTS.json ...
+        files, seeds = argv[3:], None
+        if files and files[0] == "--seeds":
+            seeds = {int(v) for v in itertools.takewhile(str.isdigit, files[1:])}
+            files = files[1 + len(seeds):]
+        choose_setting([Path(f) for f in files], argv[1], Path(argv[2]), seeds)
         return
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

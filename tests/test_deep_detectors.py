@@ -163,7 +163,35 @@ def test_vae_iwae_with_one_sample_equals_elbo(blobs_with_outliers):
     assert np.all(iwae8 <= elbo8 + 1e-4)  # the IWAE bound is tighter: -log mean w <= -mean log w
 
 
-@pytest.mark.parametrize("score_type", ["recon", "elbo", "iwae"])
+def test_vae_beta_elbo_is_the_training_loss_per_sample(blobs_with_outliers):
+    # mean over the seeded samples of 0.5 * ||x - f(z_k)||^2, plus beta * the analytic KL
+    X_train, X_test, _ = blobs_with_outliers
+    det = make("vae", beta=0.1, score_type="beta-elbo", n_samples=5).fit(X_train)
+    net = det.module_
+    x = torch.from_numpy(((X_test - det.mean_) / det.scale_).astype(np.float32))
+    with torch.no_grad():
+        mu, logvar = net.encode(x)
+        eps = net._noise(x, 5)
+        sq = torch.stack([0.5 * (net.decode(mu + e * torch.exp(0.5 * logvar)) - x).pow(2).sum(dim=1) for e in eps])
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
+        expected = sq.mean(dim=0) + 0.1 * kl
+    np.testing.assert_allclose(det.score(X_test), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_vae_optimal_decoder_variance_tracks_the_reconstruction_error(blobs_with_outliers, tmp_path):
+    X_train, X_test, y_test = blobs_with_outliers
+    det = make("vae", decoder_variance="optimal", score_type="beta-elbo", epochs=15).fit(X_train)
+    assert make("vae").fit(X_train).module_.state_dict().keys() == det.module_.state_dict().keys() - {"sigma2"}
+    x = torch.from_numpy(((X_train - det.mean_) / det.scale_).astype(np.float32))
+    with torch.no_grad():
+        mse = float((det.module_(x) - x).pow(2).mean())
+    assert 0.3 * mse < float(det.module_.sigma2) < 3 * mse  # a running mean of batch errors (sampled z)
+    assert roc_auc_score(y_test, det.score(X_test)) > 0.9
+    det.save(tmp_path / "v.pt")
+    np.testing.assert_array_equal(anomalib_ae.load(tmp_path / "v.pt").score(X_test), det.score(X_test))
+
+
+@pytest.mark.parametrize("score_type", ["recon", "elbo", "iwae", "beta-elbo"])
 def test_vae_score_types_rank_planted_outliers(score_type, blobs_with_outliers):
     X_train, X_test, y_test = blobs_with_outliers
     s = make("vae", score_type=score_type, epochs=15).fit(X_train).score(X_test)
@@ -198,6 +226,34 @@ def test_svdd_dense_defaults_keep_a_32_d_output_and_10_epochs(name):
     # explicit values still win
     det = make(name, latent_dim=3, epochs=2, patience=None).fit(X)
     assert det.module_.c.shape == (3,) and det.n_epochs_ == 2
+
+
+def _linear_widths(det):
+    return [m.out_features for m in det.module_.encoder.modules() if isinstance(m, torch.nn.Linear)]
+
+
+@pytest.mark.parametrize("name", ["deepsvdd", "deepsad"])
+def test_svdd_vector_default_widths_are_stored_and_old_files_keep_theirs(name, tmp_path):
+    # vectors: hidden_dims=None builds (128, 64) (chosen on the tabular benchmark); windows keep (64, 32)
+    X = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+    det = make(name).fit(X)
+    assert det.hidden_dims_ == (128, 64) and _linear_widths(det) == [128, 64, 32]
+    win = make(name, input_kind="window").fit(X.reshape(60, 4, 2))
+    assert win.hidden_dims_ == (64, 32) and _linear_widths(win) == [64, 32, 32]
+    assert _linear_widths(make(name, hidden_dims=(16,)).fit(X)) == [16, 32]
+    # saved widths come back; a state without them (files written before they were stored) means (64, 32)
+    det.save(tmp_path / "m.pt")
+    np.testing.assert_array_equal(anomalib_ae.load(tmp_path / "m.pt").score(X), det.score(X))
+    arrays, state = det._get_state()
+    old = {k: v for k, v in state.items() if k != "hidden_dims_"}
+    with pytest.raises(Exception, match="do not fit the network"):
+        type(det)(**det.get_params())._set_state(arrays, old)
+    small = make(name, hidden_dims=(64, 32)).fit(X)
+    arrays, state = small._get_state()
+    legacy = type(det)(**det.get_params())
+    legacy._set_state(arrays, {k: v for k, v in state.items() if k != "hidden_dims_"})
+    assert legacy.hidden_dims_ == [64, 32] or tuple(legacy.hidden_dims_) == (64, 32)
+    np.testing.assert_array_equal(legacy.score(X), small.score(X))
 
 
 def test_deepsvdd_image_defaults_unchanged():

@@ -20,6 +20,8 @@ CASES = [
     ("vae", {}, VEC),
     ("vae", {"score_type": "elbo", "n_samples": 3}, VEC),
     ("vae", {"score_type": "iwae", "n_samples": 3}, VEC),
+    ("vae", {"score_type": "beta-elbo", "beta": 0.1, "n_samples": 3}, VEC),
+    ("vae", {"score_type": "beta-elbo", "decoder_variance": "optimal", "n_samples": 3}, VEC),
     ("deepsvdd", {}, VEC),
     ("deepsvdd", {"objective": "soft-boundary"}, VEC),
     ("deepsvdd", {}, IMG),

@@ -6,7 +6,7 @@ channels-last images are transposed) and returns one float per sample: the same 
 :meth:`~anomalib_ae.detectors.base.BaseDetector.score`, within float32 rounding.
 
 Supported: ``ae`` (``score_type="mse"``), ``vae`` (every ``score_type``; the seeded noise of
-the ELBO / IWAE scores is a constant of the graph) and ``deepsvdd`` / ``deepsad``. Other
+the sampled scores is a constant of the graph) and ``deepsvdd`` / ``deepsad``. Other
 detectors raise :class:`ExportError` naming why.
 
 >>> det.export_onnx("ae.onnx")                                    # doctest: +SKIP
@@ -58,6 +58,8 @@ class ScoringGraph(nn.Module):
         xs = (x - self.mean) / self.scale
         if self.noise is None:
             return self.module.score(xs)
+        if self.module.score_type == "beta-elbo":
+            return self.module.beta_loss(xs, self.noise.eps)
         log_w = self.module.log_weights(xs, self.noise.eps)
         if self.module.score_type == "elbo":
             return -log_w.mean(dim=0)
@@ -78,7 +80,7 @@ def _graph_for(det) -> ScoringGraph:
         raise ExportError("ae with score_type='ssim' cannot be exported (its windowed SSIM is not in the graph); "
                           "use score_type='mse'")
     noise = None
-    if name == "vae" and module.score_type in ("elbo", "iwae"):
+    if name == "vae" and module.score_type in ("elbo", "iwae", "beta-elbo"):
         probe = torch.zeros((1, *det.model_shape_))
         noise = module._noise(probe, int(module.n_samples)).detach().clone()
     return ScoringGraph(module, det.mean_, det.scale_, noise)

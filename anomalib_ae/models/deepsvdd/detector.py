@@ -25,6 +25,11 @@ _COMMON_DOC = """
     arch : {"auto", "lenet", "cifar"}, default "auto"
         Image network: the paper's MNIST LeNet up to 28 px, its CIFAR-10 LeNet (channels from
         ``hidden_dims``, deepened until the map is at most 8 px) above.
+    hidden_dims : sequence of int, optional
+        Dense widths (vectors, windows) or conv channels (images). Default: (128, 64) for vectors
+        (tabular benchmark, chosen by the nested protocol, ``docs/calibration_ensembles.md``),
+        (64, 32) for windows, (32, 64) for images. The fitted widths are kept in ``hidden_dims_``
+        (vector model files written before they were stored were built with (64, 32)).
     latent_dim : int, optional
         Output size ``rep_dim``. Default 32 for every input kind (the paper's MNIST value;
         PyOD's last layer for vectors). Unlike an autoencoder's bottleneck it is not shrunk
@@ -35,7 +40,7 @@ _COMMON_DOC = """
         ``pretrain_epochs`` is set). Default: 30 for images; 10 for vectors and windows,
         where longer one-class training contracts the dense net's output and ranks
         anomalies worse (tabular benchmark, ``docs/calibration_ensembles.md``).
-    hidden_dims, batch_size, lr, weight_decay, validation_fraction, \
+    batch_size, lr, weight_decay, validation_fraction, \
 patience, input_kind, random_state, accelerator, verbose, contamination
         As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector` (``weight_decay``
         defaults to the paper's 1e-6).
@@ -46,6 +51,13 @@ DEFAULT_EPOCHS = {"image": 30, "dense": 10}
 
 #: Default output size ``rep_dim`` of the dense net (vectors and windows; ``latent_dim=None``).
 DENSE_LATENT_DIM = 32
+
+#: Default dense widths for vectors (``hidden_dims=None``), chosen on the tabular benchmark by the nested
+#: protocol (docs/calibration_ensembles.md); windows keep the shared (64, 32). Deep SAD without labels is
+#: Deep SVDD, so both use it.
+VECTOR_HIDDEN_DIMS = (128, 64)
+#: What ``hidden_dims=None`` built for vectors before session 9: model files without ``hidden_dims_`` get it.
+OLD_VECTOR_HIDDEN_DIMS = (64, 32)
 
 
 def batch_size_without_singletons(n: int, batch_size: int) -> int:
@@ -87,6 +99,22 @@ class _SVDDDetector(BaseDeepDetector):
             return int(self.epochs)
         return DEFAULT_EPOCHS["image" if self.input_kind_ == "image" else "dense"]
 
+    def _resolve_hidden_dims(self) -> tuple[int, ...]:
+        """``hidden_dims``, or the default widths for the input kind (vectors: ``VECTOR_HIDDEN_DIMS``)."""
+        if self.hidden_dims is None and self.input_kind_ == "vector":
+            return VECTOR_HIDDEN_DIMS
+        return super()._hidden_dims()
+
+    def _hidden_dims(self) -> tuple[int, ...]:
+        pinned = getattr(self, "hidden_dims_", None)  # the fitted (or loaded) network's widths
+        return tuple(int(h) for h in pinned) if pinned is not None else self._resolve_hidden_dims()
+
+    def _set_state(self, arrays, state) -> None:
+        if "hidden_dims_" not in state and self.hidden_dims is None and state.get("input_kind_") == "vector":
+            # files written before the widths were stored (session 9) were built with the old default
+            state = dict(state, hidden_dims_=list(OLD_VECTOR_HIDDEN_DIMS))
+        super()._set_state(arrays, state)
+
     def _latent_dim(self) -> int:
         if self.latent_dim is None and self.input_kind_ != "image":
             return DENSE_LATENT_DIM
@@ -116,6 +144,7 @@ class _SVDDDetector(BaseDeepDetector):
     def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
         normal = X_train if y_train is None else X_train[y_train != 1]
         normal = normal if len(normal) >= 2 else X_train
+        self.hidden_dims_ = self._resolve_hidden_dims()
         with seeded(seed):
             self.module_ = self._build_module()
         kwargs = self._fit_kwargs(seed)

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
-from anomalib_ae.models.vae.network import SCORE_TYPES, build_vae
+from anomalib_ae.models.vae.network import DECODER_VARIANCES, SCORE_TYPES, build_vae
 from anomalib_ae.registry import register_detector
 from anomalib_ae.validation import Interval, StrOptions
 
@@ -26,13 +26,23 @@ class VariationalAutoEncoder(BaseDeepDetector):
     ----------
     beta : float, default 1.0
         Weight of the KL term in the training loss (1 = the ELBO; beta-VAE otherwise).
-    score_type : {"recon", "elbo", "iwae"}, default "elbo"
+    score_type : {"recon", "elbo", "iwae", "beta-elbo"}, default "elbo"
         ``"recon"``: mean squared error of the reconstruction from the mean latent code;
         ``"elbo"``: negative ELBO averaged over ``n_samples`` latent samples; ``"iwae"``:
         negative importance-weighted bound (Burda et al.) with ``n_samples`` samples. Both
-        in nats. The latent noise comes from a fixed seed, so scores are deterministic.
+        in nats. ``"beta-elbo"``: the training loss per sample, ``0.5 * ||x - f(z)||^2``
+        averaged over ``n_samples`` latent samples plus ``beta`` times the analytic KL: up to
+        the factor ``1 / beta`` and constants, the negative ELBO of a decoder with variance
+        ``beta``, the model the beta-weighted loss fits ("elbo" scores every ``beta`` with the
+        unit-variance decoder, which lets the KL term dominate when ``beta < 1``). The latent
+        noise comes from a fixed seed, so scores are deterministic.
     n_samples : int, default 16
-        Latent samples for the "elbo" and "iwae" scores (with 1 both are equal).
+        Latent samples for the "elbo", "iwae" and "beta-elbo" scores (with 1 "elbo" and
+        "iwae" are equal).
+    decoder_variance : {"unit", "optimal"}, default "unit"
+        Variance of the Gaussian decoder: 1 (on the standardised input), or "optimal" (sigma-VAE,
+        Rybkin et al. 2021): each training batch uses its own mean squared error per value as
+        the variance, and scores use a running mean of it (``module_.sigma2``).
     hidden_dims, latent_dim, epochs, batch_size, lr, weight_decay, validation_fraction, \
 patience, input_kind, random_state, accelerator, verbose, contamination
         As in :class:`~anomalib_ae.detectors._deep.BaseDeepDetector`.
@@ -51,6 +61,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         "beta": [Interval(Real, 0, None, closed="left")],
         "score_type": [StrOptions(set(SCORE_TYPES))],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "decoder_variance": [StrOptions(set(DECODER_VARIANCES))],
     }
 
     def __init__(
@@ -59,6 +70,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         beta=1.0,
         score_type="elbo",
         n_samples=16,
+        decoder_variance="unit",
         hidden_dims=None,
         latent_dim=None,
         epochs=30,
@@ -81,6 +93,7 @@ patience, input_kind, random_state, accelerator, verbose, contamination
         self.beta = beta
         self.score_type = score_type
         self.n_samples = n_samples
+        self.decoder_variance = decoder_variance
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
         self.epochs = epochs
@@ -110,4 +123,5 @@ patience, input_kind, random_state, accelerator, verbose, contamination
             score_type=self.score_type,
             n_samples=int(self.n_samples),
             seed=SCORE_SEED,
+            decoder_variance=self.decoder_variance,
         )

@@ -19,7 +19,8 @@ from anomalib_ae.nn.base import AnomalyModule, squared_reconstruction_error
 from anomalib_ae.nn.blocks import ConvDecoder, ConvEncoder, mlp
 from anomalib_ae.nn.losses import LOG_2PI, gaussian_kl, gaussian_log_prob, iwae_bound
 
-SCORE_TYPES = ("recon", "elbo", "iwae")
+SCORE_TYPES = ("recon", "elbo", "iwae", "beta-elbo")
+DECODER_VARIANCES = ("unit", "optimal")
 _LOGVAR_RANGE = (-30.0, 20.0)
 
 
@@ -57,11 +58,12 @@ class VariationalAutoEncoderNet(AnomalyModule):
         Size of the latent code.
     beta : float
         Weight of the KL term in the training loss (beta-VAE; 1 = the ELBO).
-    score_type : {"recon", "elbo", "iwae"}
+    score_type : {"recon", "elbo", "iwae", "beta-elbo"}
         ``"recon"``: mean squared error of the reconstruction from the mean latent code;
         ``"elbo"``: negative ELBO, Monte-Carlo estimate ``-mean_k log w_k`` over ``n_samples``
         samples; ``"iwae"``: negative importance-weighted bound ``-log mean_k w_k`` with
         ``w_k = p(x | z_k) p(z_k) / q(z_k | x)``. Both in nats with the full Gaussian constant.
+        ``"beta-elbo"``: the training loss per sample (:meth:`beta_loss`).
     n_samples : int
         Number of latent samples for the "elbo" and "iwae" scores.
     seed : int
@@ -80,6 +82,7 @@ class VariationalAutoEncoderNet(AnomalyModule):
         score_type: str = "elbo",
         n_samples: int = 16,
         seed: int = 0,
+        decoder_variance: str = "unit",
     ) -> None:
         super().__init__()
         if score_type not in SCORE_TYPES:
@@ -91,6 +94,11 @@ class VariationalAutoEncoderNet(AnomalyModule):
         self.score_type = score_type
         self.n_samples = int(n_samples)
         self.seed = int(seed)
+        if decoder_variance not in DECODER_VARIANCES:
+            raise ValueError(f"decoder_variance must be one of {DECODER_VARIANCES}, got {decoder_variance!r}")
+        self.decoder_variance = decoder_variance
+        if decoder_variance == "optimal":  # sigma-VAE (Rybkin et al. 2021): sigma^2 = the mean squared error
+            self.register_buffer("sigma2", torch.tensor(1.0))
         self.encoder = build_gaussian_encoder(self.input_shape, kind, hidden_dims, self.latent_dim)
         self.decoder = build_decoder(self.input_shape, kind, hidden_dims, self.latent_dim)
 
@@ -112,17 +120,30 @@ class VariationalAutoEncoderNet(AnomalyModule):
         """Squared error of every value of the mean reconstruction, ``x``'s shape."""
         return squared_reconstruction_error(self, x)
 
+    def _var(self) -> torch.Tensor | float:
+        return self.sigma2 if self.decoder_variance == "optimal" else 1.0
+
     def log_px_z(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
-        """``log p(x | z)`` of the unit-variance Gaussian decoder, ``(n,)``."""
+        """``log p(x | z)`` of the Gaussian decoder (variance 1, or ``sigma2``), ``(n,)``."""
         d = x[0].numel()
-        return -0.5 * (recon.reshape(x.shape) - x).pow(2).flatten(1).sum(dim=1) - 0.5 * d * LOG_2PI
+        var = self._var()
+        sq = (recon.reshape(x.shape) - x).pow(2).flatten(1).sum(dim=1)
+        if self.decoder_variance == "optimal":
+            return -0.5 * sq / var - 0.5 * d * (LOG_2PI + torch.log(var))
+        return -0.5 * sq - 0.5 * d * LOG_2PI
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         recon = self.decode(z).view_as(x)
-        nll = 0.5 * (recon - x).pow(2).flatten(1).sum(dim=1)
-        return (nll + self.beta * gaussian_kl(mu, logvar)).mean()
+        sq = (recon - x).pow(2).flatten(1).sum(dim=1)
+        if self.decoder_variance == "optimal":  # variance = this batch's mean squared error (detached)
+            var = sq.detach().mean().clamp_min(1e-6) / x[0].numel()
+            if self.training:
+                with torch.no_grad():
+                    self.sigma2.mul_(0.9).add_(0.1 * var)
+            return (0.5 * sq / var + self.beta * gaussian_kl(mu, logvar)).mean()
+        return (0.5 * sq + self.beta * gaussian_kl(mu, logvar)).mean()
 
     def log_weights(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """Importance log-weights ``log p(x|z_k) + log p(z_k) - log q(z_k|x)``.
@@ -159,6 +180,18 @@ class VariationalAutoEncoderNet(AnomalyModule):
         k = self.n_samples if n_samples is None else int(n_samples)
         return -self.log_weights(x, self._noise(x, k)).mean(dim=0)
 
+    def beta_loss(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """The training loss per sample: ``mean_k 0.5 * ||x - f(z_k)||^2 + beta * KL``, ``(n,)``.
+
+        ``eps`` as in :meth:`log_weights`. Divided by ``beta`` (and up to constants) it is the
+        negative ELBO of a decoder with variance ``beta``: the model the beta-weighted loss trains.
+        """
+        mu, logvar = self.encode(x)
+        std = torch.exp(0.5 * logvar)
+        nll = torch.stack([0.5 * (self.decode(mu + e * std).reshape(x.shape) - x).pow(2).flatten(1).sum(dim=1)
+                           for e in eps])
+        return nll.mean(dim=0) / self._var() + self.beta * gaussian_kl(mu, logvar)
+
     def neg_iwae(self, x: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
         """Negative IWAE bound per sample with ``n_samples`` seeded samples, ``(n,)``."""
         k = self.n_samples if n_samples is None else int(n_samples)
@@ -169,6 +202,8 @@ class VariationalAutoEncoderNet(AnomalyModule):
             return per_sample_mse(x, self(x))
         if self.score_type == "elbo":
             return self.neg_elbo(x)
+        if self.score_type == "beta-elbo":
+            return self.beta_loss(x, self._noise(x, self.n_samples))
         return self.neg_iwae(x)
 
 
