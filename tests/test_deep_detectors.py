@@ -261,3 +261,20 @@ def test_deepsvdd_image_defaults_unchanged():
                              accelerator="cpu")
     det.fit(_images((28, 28), 12))
     assert det.module_.c.shape == (32,) and det.n_epochs_ == 30
+
+
+def test_scoring_many_chunks_in_blocks_equals_one_batched_pass(monkeypatch):
+    """In-memory scoring of more rows than one block (16 chunks) goes a block at a time into one
+    array; every score equals the single ``batched_apply`` pass over the same fixed chunks."""
+    from anomalib_ae.training.engine import batched_apply
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    det = anomalib_ae.create("ae", epochs=1, random_state=0, verbose=0).fit(X)
+    monkeypatch.setattr(type(det), "_score_chunk_rows", lambda self: 4)  # 200 rows = 50 chunks > 16
+    X_test = rng.normal(size=(333, 6)).astype(np.float32)
+    blocked = det.score(X_test)
+    Xs = det._prepare(X_test)
+    whole = batched_apply(det._module_score, Xs, batch_size=4)
+    assert blocked.shape == (333,)
+    assert np.array_equal(blocked, whole)

@@ -298,16 +298,20 @@ class BaseDeepDetector(BaseDetector):
         for m in (self.module_, *modules):
             m.to(device).eval()
         rows = self._score_chunk_rows()
+        prepare = self._standardize_chunk if raw else None
         if isinstance(Xs, StandardizedRows):  # out of core: whole chunks a block at a time, same values
-            out = np.zeros(0)
-            for start, block in Xs.blocks(rows * 16):
-                part = batched_apply(fn, block, batch_size=rows, device=device)
-                if start == 0:
-                    out = np.empty((len(Xs), *part.shape[1:]))
-                out[start : start + len(part)] = part
-            return out
-        return batched_apply(fn, Xs, batch_size=rows, device=device,
-                             prepare=self._standardize_chunk if raw else None)
+            blocks, prepare = Xs.blocks(rows * 16), None
+        elif len(Xs) <= rows * 16:
+            return batched_apply(fn, Xs, batch_size=rows, device=device, prepare=prepare)
+        else:  # whole chunks a block at a time into one array: no per-chunk results held (heap)
+            blocks = ((s, Xs[s : s + rows * 16]) for s in range(0, len(Xs), rows * 16))
+        out = np.zeros(0)
+        for start, block in blocks:
+            part = batched_apply(fn, block, batch_size=rows, device=device, prepare=prepare)
+            if start == 0:
+                out = np.empty((len(Xs), *part.shape[1:]))
+            out[start : start + len(part)] = part
+        return out
 
     def _standardize_chunk(self, x: torch.Tensor) -> torch.Tensor:
         """:func:`~anomalib_ae.preprocessing.standardize` of one chunk, in torch and bit for bit:
