@@ -184,9 +184,9 @@ def _lines(text: str) -> list[str]:
 
 # ---------------------------------------------------------------------- the corpus
 BAD_CELLS = [  # (cell text, error regex for that row, or ANY)
-    ("", "'b' is missing"),
-    ("nan", "'b' is missing"),
-    ("NaN", "'b' is missing"),
+    ("", "'b' has a missing value"),
+    ("nan", "'b' has a missing value"),
+    ("NaN", "'b' has a missing value"),
     ("inf", "'b' has non-finite value"),
     ("-inf", "'b' has non-finite value"),
     ("1e300", "does not fit float32"),
@@ -197,7 +197,7 @@ BAD_CELLS = [  # (cell text, error regex for that row, or ANY)
     ("true", "'b' has non-numeric value"),
     ("0x10", "'b' has non-numeric value"),
     ("1.2.3", "'b' has non-numeric value"),
-    ("\u00a0", "'b' (is missing|has non-numeric)"),
+    ("\u00a0", "'b' (has a missing value|has non-numeric)"),
     ("1e30", ANY),  # fits float32; a model may overflow on it: then an error record, never a crash
 ]
 
@@ -231,9 +231,9 @@ def table_cases(entry: str) -> list[Case]:
         Case(entry, "trailing delimiter on every line", _text(lambda t: t.replace("\n", ",\n"), "trailing"), "rows"),
         Case(entry, "ragged: short row", _text(lambda t: "\n".join(
             ln if i != 2 else ",".join(ln.split(",")[:-1]) for i, ln in enumerate(_lines(t))) + "\n", "ragged_short"),
-            "rows", rows={1: "'c' is missing"}),
+            "rows", rows={1: "'c' has a missing value"}),
         Case(entry, "truncated mid-row", _text(lambda t: t.rstrip("\n").rsplit(",", 1)[0] + ",", "trunc"), "rows",
-             rows={5: "'c' is missing"}),
+             rows={5: "'c' has a missing value"}),
         Case(entry, "UTF-8 BOM", _text(lambda t: "\ufeff" + t, "bom"), "rows"),
         Case(entry, "CRLF line ends", _text(lambda t: t.replace("\n", "\r\n"), "crlf"), "rows"),
         Case(entry, "semicolon delimiter", _text(lambda t: t.replace(",", ";"), "semi"), "error",
@@ -259,7 +259,7 @@ def table_cases(entry: str) -> list[Case]:
         Case(entry, "jsonl nested values", _jsonl_lines(
             ['{"a": 1, "b": 2, "c": 3}', '{"a": [1, 2], "b": 2, "c": 3}', '{"a": 1, "b": {"x": 1}, "c": 3}',
              '{"a": 1, "b": null, "c": "3"}'], "jnested"), "rows",
-            rows={1: "'a' has non-numeric", 2: "'b' has non-numeric", 3: "'b' is missing"}, n_rows=4,
+            rows={1: "'a' has non-numeric", 2: "'b' has non-numeric", 3: "'b' has a missing value"}, n_rows=4,
             values=lambda e: pd.DataFrame({"a": [1.0] * 4, "b": [2.0] * 4, "c": [3.0] * 4})),
         Case(entry, "jsonl corrupt line", _jsonl_lines(['{"a": 1, "b": 2, "c": 3}', '{"a": 1, "b": 2, "c'], "jcorrupt"),
              "error", match="could not be read"),
@@ -364,7 +364,7 @@ def cli_fit_cases() -> list[Case]:
 
     return [
         Case("cli.fit", "clean", train_csv(lambda d: d, "clean"), "fit"),
-        Case("cli.fit", "missing value", train_csv(set_cell(""), "missing"), "error", match="row 3.*'b' is missing"),
+        Case("cli.fit", "missing value", train_csv(set_cell(""), "missing"), "error", match="row 3.*'b' has a missing value"),
         Case("cli.fit", "missing value, --drop-invalid", train_csv(set_cell(""), "missing2"), "fit",
              args=("--drop-invalid",)),
         Case("cli.fit", "1e300", train_csv(set_cell("1e300"), "huge"), "error", match="row 3.*float32"),

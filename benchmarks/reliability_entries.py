@@ -56,7 +56,7 @@ STREAM = {  # case name -> what differs: the streaming reader gives row errors w
     "random binary named .csv": dict(expect="rows", rows={i: "not UTF-8" for i in range(4)}, n_rows=4),
     "jsonl corrupt line": dict(expect="rows", rows={1: "not valid JSON"}, n_rows=2, values=ONE_TWO_THREE),
     "jsonl non-object line": dict(expect="rows", rows={1: "not an object"}, n_rows=2, values=ONE_TWO_THREE),
-    "ragged: short row": dict(expect="rows", rows={1: "row has 3 field|'c' is missing"}),
+    "ragged: short row": dict(expect="rows", rows={1: "row has 3 field|'c' has a missing value"}),
 }
 WATCH = {  # case name -> what differs where the watcher's file records differ
     "header only": dict(expect="rows", rows={}, n_rows=0),
@@ -107,12 +107,12 @@ def serve_extra_cases() -> list[Case]:
             {"a": 0.1, "b": 0.2, "c": 0.3}, {"a": None, "b": 0.2, "c": 0.3}, {"a": "x", "b": 0.2, "c": 0.3},
             {"a": [1, 2], "b": 0.2, "c": 0.3}, {"a": 1e300, "b": 0.2, "c": 0.3}, {"a": True, "b": 0.2, "c": 0.3},
             {"a": {"x": 1}, "b": 0.2, "c": 0.3}, {"b": 0.2, "c": 0.3}]), "rows",
-            rows={1: "'a' is missing", 2: "non-numeric", 3: "non-numeric", 4: "float32", 5: "non-numeric|bool",
-                  6: "non-numeric", 7: "'a' is missing"}, n_rows=8,
+            rows={1: "'a' has a missing value", 2: "non-numeric", 3: "non-numeric", 4: "float32", 5: "non-numeric|bool",
+                  6: "non-numeric", 7: "'a' has a missing value"}, n_rows=8,
             values=lambda e: pd.DataFrame({"a": [0.1] * 8, "b": [0.2] * 8, "c": [0.3] * 8})),
         Case("serve", "JSON NaN and Infinity literals", lambda f, e: ("raw", "application/json",
              b'[{"a": NaN, "b": 0.2, "c": 0.3}, {"a": Infinity, "b": 0.2, "c": 0.3}, {"a": 0.1, "b": 0.2, "c": 0.3}]'),
-             "rows", rows={0: "'a' is missing", 1: "non-finite"}, n_rows=3,
+             "rows", rows={0: "'a' has a missing value", 1: "non-finite"}, n_rows=3,
              values=lambda e: pd.DataFrame({"a": [0.1] * 3, "b": [0.2] * 3, "c": [0.3] * 3})),
         Case("serve", "multipart CSV upload with a bad cell", lambda f, e: ("multipart", "data.csv", (
             "a,b,c\n0.1,0.2,0.3\n0.1,oops,0.3\n").encode()), "rows", rows={1: "non-numeric value 'oops'"}, n_rows=2,

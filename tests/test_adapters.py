@@ -24,7 +24,7 @@ def test_tabular_features_and_dict_round_trip():
     f = a.fit_transform(df.dropna())
     assert isinstance(f, Features) and a.columns_ == ["a", "b"] and f.X.dtype == np.float32
     g = a.transform(df)
-    assert g.valid.tolist() == [True, False, True] and "'a' is missing" in g.errors[1]
+    assert g.valid.tolist() == [True, False, True] and "'a' has a missing value" in g.errors[1]
     assert g.X.shape == (2, 2) and list(g.items["row"]) == [0, 1, 2]
     s = a.item_scores(np.array([0.1, 0.3]), g)
     assert s[0] == 0.1 and np.isnan(s[1]) and s[2] == 0.3

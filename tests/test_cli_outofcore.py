@@ -162,3 +162,20 @@ def test_a_detector_with_its_own_passes_streams_too(tmp_path, spy):
     params = dict(p.split("=", 1) for p in PARAMS[1::2])
     direct = anomalib_ae.create("deepsvdd", **{k: int(v) for k, v in params.items()}).fit(X)
     assert np.array_equal(back.score(X), direct.score(X))
+
+
+def test_score_of_a_npy_says_what_works(tmp_path):
+    X = _data(300)
+    np.save(tmp_path / "x.npy", X)
+    res = CliRunner().invoke(cli, ["fit", "-d", "ae", "-i", str(tmp_path / "x.npy"), "-m",
+                                   str(tmp_path / "m.aeb"), *PARAMS])
+    assert res.exit_code == 0, res.output
+    assert "memory-mapped from" in res.output
+    out = CliRunner().invoke(cli, ["score", "-m", str(tmp_path / "m.aeb"), "-i", str(tmp_path / "x.npy"),
+                                   "-o", str(tmp_path / "s.csv")])
+    assert out.exit_code != 0
+    assert "a .npy array has no columns" in out.output and "det.score(np.load(" in out.output
+    pd.DataFrame(X, columns=list("abcde")).to_parquet(tmp_path / "x.parquet")
+    res = CliRunner().invoke(cli, ["fit", "-d", "ae", "-i", str(tmp_path / "x.parquet"), "-m",
+                                   str(tmp_path / "p.aeb"), *PARAMS])
+    assert res.exit_code == 0 and "out of core (streamed from" in res.output, res.output

@@ -86,3 +86,30 @@ def test_spectrogram_overlay_outlines_top_cells():
     fig, ax = figure((5, 3))
     plots.plot_spectrogram_overlay(S, E, ax=ax, hop_seconds=0.032)
     assert len(ax.images) == 1 and len(ax.collections) >= 1
+
+
+def test_timeline_culprits_with_nothing_flagged_come_from_the_top_scores():
+    """No timestamp over the threshold: the culprit panel ranks the metrics over the 5 highest-scoring
+    timestamps (the rows ``explain`` ranks), not over the whole series, and its title says so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from anomalib_ae.plots.maps import plot_telemetry_timeline
+
+    n = 100
+    scores = np.linspace(0.0, 1.0, n)
+    contrib = np.zeros((n, 3))
+    contrib[:, 0] = 1.0           # large everywhere: the whole-series total
+    contrib[-5:, 0] = 0.0
+    contrib[-5:, 2] = 10.0        # the culprit at the top-scoring timestamps
+    axes = plot_telemetry_timeline(np.arange(n), scores, threshold=2.0, contributions=contrib,
+                                   metric_names=["a", "b", "c"], k=1)
+    title = axes[1].get_title()
+    assert "none flagged" in title and title.endswith(": c")
+    plt.close("all")
+    axes = plot_telemetry_timeline(np.arange(n), scores, threshold=0.5, contributions=contrib,
+                                   metric_names=["a", "b", "c"], k=1)
+    assert "over flagged timestamps" in axes[1].get_title()
+    plt.close("all")

@@ -77,7 +77,7 @@ def test_json_rows_one_record_per_row_with_errors_and_culprits(tab):
     assert len(recs) == 10 and body["n_items"] == 10 and body["n_errors"] == 3
     assert [x["row_id"] for x in recs] == list(range(10))
     assert all(x["entity"] == "host-1" and x["source"] == "http" for x in recs)
-    assert recs[7]["error"] == "column 'cpu' is missing" and recs[7]["score"] is None
+    assert recs[7]["error"] == "column 'cpu' has a missing value" and recs[7]["score"] is None
     assert "mem" in recs[8]["error"] and "'high'" in recs[8]["error"]
     assert "net_tx" in recs[9]["error"] and "[1, 2]" in recs[9]["error"]
     assert [x["is_anomaly"] for x in recs[:7]] == [False] * 5 + [True] * 2

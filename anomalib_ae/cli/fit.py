@@ -15,7 +15,7 @@ from anomalib_ae.cli.source_input import INPUT, resolve_cli_input, source_option
 @click.option("--config", "-c", "config_path", default=None, type=click.Path(path_type=Path), help="YAML config (configs/*.yaml): adapter, detector, threshold, scoring. Flags below override it.")
 @click.option("--kind", type=click.Choice(["tabular", "image", "audio", "telemetry"]), default=None, help="Adapter kind (overrides the config's adapter.kind).")
 @click.option("--detector", "-d", default=None, help="Registered detector name (see `anomalib-ae list`).")
-@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Normal training data: a table (CSV, TSV, Parquet file or folder, JSONL), a .npy array, an image / DICOM / NIfTI folder, an audio folder, or prometheus://HOST:PORT. Deep detectors (ae, vae, mae, idnn) train from .npy and Parquet out of core.")
+@click.option("--input", "-i", "input_path", required=True, type=INPUT, help="Normal training data: a table (CSV, TSV, Parquet file or folder, JSONL), a .npy array, an image / DICOM / NIfTI folder, an audio folder, or prometheus://HOST:PORT. Deep detectors train from .npy and Parquet out of core.")
 @click.option("--model", "-m", "model_path", required=True, type=click.Path(path_type=Path), help="Where to write the model file.")
 @click.option("--param", "-p", "params", multiple=True, help="Detector parameter key=value (repeatable), e.g. -p epochs=20.")
 @click.option("--adapter-param", "-a", "adapter_params", multiple=True, help="Adapter parameter key=value (repeatable), e.g. -a window=64.")
@@ -55,7 +55,8 @@ def _fit_table_detector(detector, input_path, model_path, params, contamination,
     disk = fit_from_disk(det, detector, Path(input_path), exclude, drop_invalid)
     if disk is not None:
         rows, features = disk.rows, disk.features
-        how = f" out of core (memory-mapped from {input_path})" if disk.out_of_core else ""
+        source = "memory-mapped from" if input_path.suffix.lower() == ".npy" else "streamed from"
+        how = f" out of core ({source} {input_path})" if disk.out_of_core else ""
     else:
         rows, features = _fit_on_table(det, input_path, exclude, drop_invalid)
         how = ""

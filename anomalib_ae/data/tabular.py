@@ -21,10 +21,19 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"input file not found: {path}")
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise ValueError(f"{path}: unsupported table format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)")
+        raise ValueError(unsupported_table_format(path))
     if path.is_dir():
         raise ValueError(f"{path}: is a folder, not a table file")
     return _read(lambda: path, kind, str(path))
+
+
+def unsupported_table_format(path: Path) -> str:
+    """The error for a file that is not a table (a ``.npy`` array gets a pointer to what works)."""
+    msg = f"{path}: unsupported table format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)"
+    if path.suffix.lower() == ".npy":
+        msg += ("; a .npy array has no columns: score it from Python, "
+                "det.score(np.load(path, mmap_mode='r')), or save it as Parquet")
+    return msg
 
 
 def read_table_bytes(data: bytes, kind: str, name: str = "the request body") -> pd.DataFrame:
@@ -213,7 +222,7 @@ def extract_features(df: pd.DataFrame, columns: list[str]) -> FeatureRows:
         if huge[i, j]:
             what = describe_beyond_float32(float(values[i, j]))
         elif _is_missing(original):
-            what = "is missing"
+            what = "has a missing value"
         elif np.isinf(values[i, j]):
             what = f"has non-finite value {original!r}"
         else:

@@ -182,7 +182,8 @@ def plot_telemetry_timeline(timestamps, scores, *, threshold=None, contributions
     labels : array of shape (n,), optional
         Known anomalies (1), shaded in red.
     k : int, default=3
-        Culprit metrics to draw (largest total contribution over flagged timestamps).
+        Culprit metrics to draw (largest total contribution over flagged timestamps; when none is
+        flagged, over the 5 highest-scoring ones).
     """
     import matplotlib.pyplot as plt
 
@@ -206,12 +207,18 @@ def plot_telemetry_timeline(timestamps, scores, *, threshold=None, contributions
     ax.set_title(title or "anomaly score per timestamp", fontsize=9)
     if two:
         names = list(metric_names) if metric_names is not None else [f"m{j}" for j in range(np.shape(contributions)[1])]
-        culprits = culprit_metrics(contributions, names, flagged, k)
+        basis, where = flagged, "flagged timestamps"
+        if not flagged.any():  # nothing over the threshold: the highest-scoring timestamps, as explain ranks them
+            top = np.argsort(-np.nan_to_num(s, nan=-np.inf), kind="stable")[: min(5, len(s))]
+            basis = np.zeros(len(s), bool)
+            basis[top] = True
+            where = f"the {len(top)} highest-scoring timestamps, none flagged"
+        culprits = culprit_metrics(contributions, names, basis, k)
         c = np.asarray(contributions, dtype=np.float64)
         for name in culprits:
             axes[1].plot(t, c[:, names.index(name)], lw=0.8, label=name)
         axes[1].set_ylabel("contribution")
-        axes[1].set_title(f"culprit metrics (top {len(culprits)} over flagged timestamps): {', '.join(culprits)}",
+        axes[1].set_title(f"culprit metrics (top {len(culprits)} over {where}): {', '.join(culprits)}",
                           fontsize=9)
         axes[1].legend(fontsize=7, loc="upper left")
     return axes

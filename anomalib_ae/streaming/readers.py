@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from anomalib_ae.data.tabular import TABLE_SUFFIXES, check_unique_columns
+from anomalib_ae.data.tabular import TABLE_SUFFIXES, check_unique_columns, unsupported_table_format
 
 __all__ = ["Chunk", "iter_chunks", "table_kind"]
 
@@ -80,7 +80,7 @@ def iter_chunks(path: str | Path, chunk_rows: int = 100_000) -> Iterator[Chunk]:
         raise FileNotFoundError(f"input file not found: {path}")
     kind = table_kind(path)
     if kind is None:
-        raise ValueError(f"{path}: unsupported table format {path.suffix!r} (use .csv, .tsv, .parquet or .jsonl)")
+        raise ValueError(unsupported_table_format(path))
     if kind in ("csv", "tsv"):
         return _iter_delimited(path, "," if kind == "csv" else "\t", int(chunk_rows))
     if kind == "jsonl":
