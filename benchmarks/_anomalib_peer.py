@@ -10,7 +10,7 @@ half of them with a planted synthetic defect, and its pixel masks). The torch ne
 are anomalib's own (``anomalib.models.image.{ganomaly,draem}``) with the hyper-parameters, Adam
 settings and training-step order of anomalib's Lightning modules; this script only feeds the
 arrays (grey repeated to 3 channels for DRAEM, whose networks are RGB) and trains on the CPU for
-``--epochs`` epochs. With a validation set, the weights of the epoch with the best mean of
+``--epochs`` epochs (fewer if ``<out>.stop`` appears: see :func:`train`). With a validation set, the weights of the epoch with the best mean of
 validation image and pixel AUROC are kept (no test label is read); without one, the last epoch.
 The test tiles are scored once, after training.
 
@@ -133,8 +133,13 @@ class Draem:
 MODELS = {"ganomaly": Ganomaly, "draem": Draem}
 
 
-def train(name: str, xtr: torch.Tensor, epochs: int, seed: int, val=None, max_steps: int = 0, log=print):
-    """Train; return the runner holding the chosen weights, the chosen epoch, the history, wall and CPU s."""
+def train(name: str, xtr: torch.Tensor, epochs: int, seed: int, val=None, max_steps: int = 0, log=print,
+          stop_file: str = ""):
+    """Train; return the runner holding the chosen weights, the chosen epoch, the history, wall and CPU s.
+
+    If ``stop_file`` appears during training, the running epoch is abandoned (its weights are not
+    used) and the best completed epoch is kept; ``history`` then has fewer rows than ``epochs``.
+    """
     runner = MODELS[name](tuple(xtr.shape[-2:]), seed)
     runner.model.train()
     gen = torch.Generator().manual_seed(seed)
@@ -144,6 +149,9 @@ def train(name: str, xtr: torch.Tensor, epochs: int, seed: int, val=None, max_st
     for epoch in range(1, epochs + 1):
         losses = []
         for xb in _batches(xtr, runner.batch_size, gen):
+            if stop_file and os.path.exists(stop_file):  # emergency brake: this epoch is dropped, not used
+                log(f"{name}: {stop_file} exists: epoch {epoch} abandoned after {len(losses)} steps")
+                break
             losses.append(runner.step(xb))
             steps += 1
             if max_steps and steps >= max_steps:
@@ -152,6 +160,8 @@ def train(name: str, xtr: torch.Tensor, epochs: int, seed: int, val=None, max_st
                     f"{-(-len(xtr) // runner.batch_size)} steps an epoch")
                 return runner, 0, np.array([[0, np.mean(losses), np.nan, np.nan, cpu]]), \
                     time.perf_counter() - t0, cpu
+        if stop_file and os.path.exists(stop_file):
+            break
         img = pix = np.nan
         if val is not None:
             xv, yv, mv = val
@@ -183,7 +193,7 @@ def main() -> None:
     xtr, xte = t("x_train"), t("x_test")
     val = (t("x_val"), z["y_val"].astype(int), z["m_val"].astype(bool)) if "x_val" in z.files else None
     runner, chosen, history, fit_s, fit_cpu = train(a.model, xtr, a.epochs, a.seed, val, a.max_steps,
-                                                    log=lambda m: print(m, flush=True))
+                                                    log=lambda m: print(m, flush=True), stop_file=a.out + ".stop")
     if a.max_steps:
         return
     t0 = time.perf_counter()
@@ -192,7 +202,7 @@ def main() -> None:
     tmp = a.out + ".tmp.npz"
     np.savez(tmp, scores=np.asarray(scores, np.float64), maps=np.asarray(maps, np.float32), fit_s=fit_s,
              fit_cpu_s=fit_cpu, score_s=score_s, chosen_epoch=chosen, epochs=a.epochs, history=history,
-             n_train=len(xtr), n_val=0 if val is None else len(val[0]))
+             epochs_run=len(history), n_train=len(xtr), n_val=0 if val is None else len(val[0]))
     os.replace(tmp, a.out)
 
 

@@ -75,7 +75,8 @@ ANOMALIB = ("anomalib.ganomaly", "anomalib.draem")
 #: thread allow (measured, docs/domains.md); anomalib's own defaults are 100 and 700 epochs
 ANOMALIB_EPOCHS = {"anomalib.ganomaly": 25, "anomalib.draem": 2}
 ANOMALIB_VAL_FRACTION = 0.1
-ANOMALIB_MAPS = {"anomalib.ganomaly": "|input - generated image| (GANomaly has no map of its own)",
+ANOMALIB_MAPS = {"anomalib.ganomaly": "absolute difference of input and generated image (GANomaly has no map of "
+                                      "its own)",
                  "anomalib.draem": "the model's own anomaly map (softmax of its discriminative network)"}
 OCCLUSION_PATCH = 16
 
@@ -284,7 +285,8 @@ def run_anomalib(name: str, params: dict, Xtr, Xte, python: str, cache: Path, ke
     return {"scores": z["scores"], "maps": z["maps"].astype(np.float64), "fit_s": float(z["fit_s"]),
             "fit_cpu_s": float(z["fit_cpu_s"]), "score_s": float(z["score_s"]),
             "map_method": ANOMALIB_MAPS[name], "wall_s": time.perf_counter() - t0,
-            "chosen_epoch": int(z["chosen_epoch"]), "history": hist, "n_fit": int(z["n_train"])}
+            "chosen_epoch": int(z["chosen_epoch"]), "epochs_run": int(z["epochs_run"]), "history": hist,
+            "n_fit": int(z["n_train"])}
 
 
 def evaluate(res: dict, y, masks) -> dict:
@@ -386,7 +388,8 @@ def main(argv=None) -> None:
             if path.exists() and not args.no_cache:
                 z = np.load(path, allow_pickle=False)
                 res = {k: (z[k] if z[k].ndim else z[k].item()) for k in z.files}
-                res["map_method"] = map_label(det_name, params) if name in OURS else str(res["map_method"])
+                res["map_method"] = (map_label(det_name, params) if name in OURS else
+                                     ANOMALIB_MAPS.get(name, str(res["map_method"])))
                 row["cached"] = True
             else:
                 if name in OURS:
@@ -405,7 +408,12 @@ def main(argv=None) -> None:
                         "score_s": round(float(res.get("score_s", np.nan)), 1)})
             if name in ANOMALIB:  # the epoch picked on training tiles, and what each epoch cost
                 hist = np.asarray(res["history"])
+                res.setdefault("epochs_run", len(hist))  # results cached before the stop file existed
+                row["map_method"] += (f"; {int(res['epochs_run'])} of {params['epochs']} epochs run on "
+                                      f"{int(res['n_fit'])} tiles, epoch {int(res['chosen_epoch'])} chosen on "
+                                      "held-out training tiles")
                 row.update({"chosen_epoch": int(res["chosen_epoch"]), "n_fit": int(res["n_fit"]),
+                            "epochs_run": int(res["epochs_run"]),
                             "fit_cpu_s": round(float(res["fit_cpu_s"]), 1),
                             "history": [dict(zip(("epoch", "train_loss", "val_image_auroc", "val_pixel_auroc",
                                                   "cpu_s"), map(float, h))) for h in hist]})
