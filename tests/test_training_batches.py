@@ -53,4 +53,4 @@ def test_windows_and_group_size():
     got = _flatten(TensorBatches([x], 32, shuffle=True, seed=3, group=4), 1)
     for (a,), (b,) in zip(got, _reference([x], 32, 3, 1)):
         assert torch.equal(a, b)
-    assert group_size(256, 64) == 16 and group_size(256, 10**6) == 1
+    assert group_size(256, 64) == 128 and group_size(32, 4) == 128 and group_size(256, 10**6) == 1

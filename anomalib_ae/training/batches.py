@@ -86,6 +86,12 @@ class TensorBatches:
 
 
 def group_size(batch_size: int, sample_numel: int) -> int:
-    """Mini-batches per Lightning step: enough to amortise hook overhead for small inputs."""
+    """Mini-batches per Lightning step: enough to amortise hook overhead for small inputs.
+
+    A group holds up to 2**21 values (8 MB of float32) and 128 mini-batches: 50,000 x 64 rows in
+    batches of 256 are 2 Lightning steps an epoch. Against 16 mini-batches a group (13 steps an
+    epoch) this took Lightning's share of a 5-epoch fit from 0.13-0.24 s to 0.07-0.08 s (one
+    thread, load 2.3-2.7); the mini-batches and the optimizer steps are the same.
+    """
     values_per_batch = batch_size * max(1, sample_numel)
-    return int(min(32, max(1, 2**18 // values_per_batch)))
+    return int(min(128, max(1, 2**21 // values_per_batch)))
