@@ -210,7 +210,8 @@ def fit_module(
         val = None
     if datamodule is None and X_val is not None and len(X_val) > 0:
         val_tensors = [_as_tensor(X_val)] + ([_as_tensor(y_val)] if y_val is not None else [])
-        val = TensorBatches(val_tensors, max(batch_size, 1024), shuffle=False)
+        val_batch = max(batch_size, 1024)  # grouped like training: the same per-batch logs, fewer hooks
+        val = TensorBatches(val_tensors, val_batch, shuffle=False, group=1 if distributed else group_size(val_batch, numel))
         if patience:
             cbs.append(EarlyStopping(monitor="val_loss", patience=int(patience), mode="min"))
     system = system if system is not None else AnomalySystem(module, lr=lr, weight_decay=weight_decay)
