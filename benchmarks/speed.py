@@ -3,7 +3,7 @@
 50,000 x 64 float32 rows, dense AE 64 -> 64 -> 32 -> 64 -> 64 (``hidden_dims=[64]``,
 ``latent_dim=32``), 5 epochs, batch 256, Adam lr 1e-3, all in one process.
 
-    python benchmarks/speed.py [--rows 50000] [--repeats 3] [--json benchmarks/results/speed.json]
+    python benchmarks/speed.py [--rows 50000] [--repeats 3] [--threads 1] [--json benchmarks/results/speed.json]
 
 Fit ratio = fit seconds / bare training-loop seconds (issue 16: <= 1.2); score ratio = our
 score throughput / bare forward-pass throughput (issue 16: >= 0.8). ``--repeats`` interleaved rounds
@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-pyod", action="store_true")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads (torch.set_num_threads); default: torch's own (OMP_NUM_THREADS)")
     ap.add_argument("--json", default="benchmarks/results/speed.json")
     args = ap.parse_args()
 
@@ -77,6 +79,8 @@ def main() -> None:
 
     import anomalib_ae
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     load_start = os.getloadavg()
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.rows, args.features)).astype(np.float32)

@@ -19,84 +19,10 @@ import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping
 
 from anomalib_ae.nn.base import AnomalyModule
+from anomalib_ae.training.batches import TensorBatches, group_size
 from anomalib_ae.training.spawn_exit import ShutdownProcessGroupAtExit
 
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
-
-
-class TensorBatches:
-    """Mini-batches sliced from in-memory tensors: far cheaper than a ``DataLoader``.
-
-    Shuffles with its own seeded generator, so training order depends only on the seed.
-    Each item is a *group* of up to ``group`` consecutive mini-batches (a list of tuples):
-    the training step runs one optimizer step per mini-batch, so Lightning's per-step hook
-    overhead (about 0.5 ms, as much as a small network's whole step on a CPU) is paid once
-    per group. Optimization is unchanged: the same mini-batches, the same optimizer steps.
-    """
-
-    def __init__(
-        self,
-        tensors: Sequence[torch.Tensor],
-        batch_size: int,
-        shuffle: bool,
-        seed: int = 0,
-        group: int = 1,
-        shard: bool = False,
-    ) -> None:
-        self.tensors = tuple(tensors)
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.group = max(1, int(group))
-        self.generator = torch.Generator().manual_seed(int(seed))
-        self.n = int(self.tensors[0].shape[0])
-        self.shard = shard
-
-    @staticmethod
-    def _rank_world() -> tuple[int, int]:
-        dist = torch.distributed
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
-    @property
-    def n_batches(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def __len__(self) -> int:
-        return -(-self.n_batches // self.group)
-
-    def _batches(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        # Every rank draws the same seeded order. With ``shard`` each mini-batch is split
-        # across the ranks (rank r takes rows r, r + world, ...), so DDP's averaged gradient
-        # is the gradient of the whole mini-batch: the same steps as one process.
-        rank, world = self._rank_world() if self.shard else (0, 1)
-        if not self.shuffle and world == 1:
-            for start in range(0, self.n, self.batch_size):
-                yield tuple(t[start : start + self.batch_size] for t in self.tensors)
-            return
-        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
-        for start in range(0, self.n, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            if world > 1:
-                mine = idx[rank::world]
-                idx = mine if len(mine) else idx[rank % len(idx) :][:1]
-            yield tuple(t[idx] for t in self.tensors)
-
-    def __iter__(self) -> Iterator[list[tuple[torch.Tensor, ...]]]:
-        group: list[tuple[torch.Tensor, ...]] = []
-        for batch in self._batches():
-            group.append(batch)
-            if len(group) == self.group:
-                yield group
-                group = []
-        if group:
-            yield group
-
-
-def group_size(batch_size: int, sample_numel: int) -> int:
-    """Mini-batches per Lightning step: enough to amortise hook overhead for small inputs."""
-    values_per_batch = batch_size * max(1, sample_numel)
-    return int(min(32, max(1, 2**18 // values_per_batch)))
 
 
 class AnomalySystem(pl.LightningModule):
@@ -284,7 +210,8 @@ def fit_module(
         val = None
     if datamodule is None and X_val is not None and len(X_val) > 0:
         val_tensors = [_as_tensor(X_val)] + ([_as_tensor(y_val)] if y_val is not None else [])
-        val = TensorBatches(val_tensors, max(batch_size, 1024), shuffle=False)
+        val_batch = max(batch_size, 1024)  # grouped like training: the same per-batch logs, fewer hooks
+        val = TensorBatches(val_tensors, val_batch, shuffle=False, group=1 if distributed else group_size(val_batch, numel))
         if patience:
             cbs.append(EarlyStopping(monitor="val_loss", patience=int(patience), mode="min"))
     system = system if system is not None else AnomalySystem(module, lr=lr, weight_decay=weight_decay)
