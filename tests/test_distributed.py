@@ -79,8 +79,7 @@ def _slow_score(frame, model, offset):
     return _score_frame(frame, model, offset)
 
 
-def test_killed_worker_loses_no_partition(model, monkeypatch):
-    """SIGKILL one worker process mid-run: Dask reruns its partitions; each row appears once."""
+def _kill_one_worker_mid_run(model, monkeypatch) -> pd.DataFrame:
     import anomalib_ae.distributed as dist
 
     import dask
@@ -95,8 +94,6 @@ def test_killed_worker_loses_no_partition(model, monkeypatch):
         monkeypatch.setattr(dist, "_score_frame", _slow_score)
         ddf = dd.from_pandas(new, npartitions=20)
         shipped = dist._ship(c, path)
-        import dask
-
         lengths = [len(p) for p in np.array_split(np.arange(len(new)), 20)]
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
         tasks = [dask.delayed(_slow_score)(part, shipped, int(off)) for part, off in zip(ddf.to_delayed(), offsets)]
@@ -105,11 +102,27 @@ def test_killed_worker_loses_no_partition(model, monkeypatch):
         pids = c.run(os.getpid)
         victim = sorted(pids)[0]
         os.kill(pids[victim], signal.SIGKILL)
-        got = pd.concat(c.gather(futures), ignore_index=True)
+        return pd.concat(c.gather(futures), ignore_index=True)
     finally:
         c.close()
         c.cluster.close()
         cfg.__exit__(None, None, None)
+
+
+def test_killed_worker_loses_no_partition(model, monkeypatch):
+    """SIGKILL one worker process mid-run: Dask reruns its partitions; each row appears once.
+
+    Once (CI, 2 cores under heavy load) the test client itself lost its connection to the local
+    scheduler, which then forgot the client's futures ("already forgotten"): that is the test
+    harness, not a lost partition, so that one condition reruns the scenario once on a fresh cluster.
+    """
+    path, det, new = model
+    try:
+        got = _kill_one_worker_mid_run(model, monkeypatch)
+    except distributed.client.FutureCancelledError as exc:
+        if "forgotten" not in str(exc):
+            raise
+        got = _kill_one_worker_mid_run(model, monkeypatch)
     assert got["row_id"].tolist() == list(range(len(new)))
     np.testing.assert_array_equal(got["score"].to_numpy(), _reference(det, new)["score"].to_numpy())
 
