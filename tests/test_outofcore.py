@@ -15,6 +15,7 @@ import pytest
 import anomalib_ae
 from anomalib_ae.data.outofcore import chunked_moments, open_training_data
 from anomalib_ae.preprocessing import fit_standardizer
+from memmap_data import write_gaussian_npy
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -147,13 +148,7 @@ def test_integer_npy_and_held_out_labels_are_refused(tmp_path):
 
 def test_memmap_is_never_copied_whole(tmp_path):
     n, d = 400_000, 32
-    path = tmp_path / "big.npy"
-    mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
-    rng = np.random.default_rng(0)
-    for s in range(0, n, 50_000):
-        mm[s : s + 50_000] = rng.standard_normal((50_000, d))
-    mm.flush()
-    del mm
+    path = write_gaussian_npy(tmp_path / "big.npy", n, d)
     det = anomalib_ae.create("ae", epochs=1, batch_size=2048, random_state=0, verbose=0)
     tracemalloc.start()
     try:

@@ -12,6 +12,7 @@ import torch
 
 import anomalib_ae
 from anomalib_ae.models.ae.detector import AutoEncoder
+from memmap_data import write_gaussian_npy
 
 KW = dict(epochs=2, random_state=0, verbose=0)
 SMALL = {
@@ -144,13 +145,7 @@ def test_undeclared_own_step_says_so_and_a_memmap_trains_in_memory(tmp_path):
 
 def test_deepsvdd_memmap_is_never_copied_whole(tmp_path):
     n, d = 200_000, 64
-    path = tmp_path / "big.npy"
-    mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
-    rng = np.random.default_rng(0)
-    for s in range(0, n, 50_000):
-        mm[s : s + 50_000] = rng.standard_normal((50_000, d))
-    mm.flush()
-    del mm
+    path = write_gaussian_npy(tmp_path / "big.npy", n, d)
     det = anomalib_ae.create("deepsvdd", epochs=1, pretrain_epochs=1, batch_size=4096, random_state=0, verbose=0)
     tracemalloc.start()
     try:
