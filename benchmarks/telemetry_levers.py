@@ -34,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from telemetry_peers import DEFAULT_CACHE as SELECT_CACHE  # noqa: E402
-from telemetry_peers import DEFAULT_DATA, cached_scores, method_key  # noqa: E402
-from telemetry_select import inject, windows, write_results  # noqa: E402
+from telemetry_peers import cached_scores, method_key  # noqa: E402
+from telemetry_select import add_protocol_args, inject, machine_paths, windows, write_results  # noqa: E402
 
 DEFAULT_CACHE = Path(os.environ.get("SMD_S8_CACHE") or (
     "/work/cache/smd_s8" if Path("/work/cache").is_dir() else Path.home() / ".cache" / "anomalib_ae" / "smd_s8"))
@@ -81,15 +81,9 @@ def main(argv=None) -> None:
     from anomalib_ae.scoring import best_f1
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--machines", default="all")
+    add_protocol_args(ap)
     ap.add_argument("--window", type=int, default=30)
-    ap.add_argument("--val", type=float, default=0.2)
-    ap.add_argument("--events", type=int, default=10)
-    ap.add_argument("--train-stride", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--extra-epochs", type=int, default=0, help="also fit winae (metric_norm=train) this long")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grid", default="", help="more candidates, ';'-separated: name:param=value|param=value@strideN "
                     "(e.g. 'ae:epochs=30;ae:latent_dim=16;ae@stride1')")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE))
@@ -98,9 +92,7 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    paths = sorted(Path(args.data).glob("machine-*.npz"), key=lambda p: [int(v) for v in p.stem.split("-")[1:]])
-    if args.machines != "all":
-        paths = [p for p in paths if p.stem in args.machines.split(",")]
+    paths = machine_paths(args.data, args.machines)
     w = args.window
     t0 = time.perf_counter()
     rows = []

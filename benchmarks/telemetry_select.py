@@ -64,29 +64,38 @@ def to_rows(ws: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
     return tot / cnt
 
 
+def add_protocol_args(ap: argparse.ArgumentParser) -> None:
+    """The options of the training-half protocol (shared with telemetry_levers.py)."""
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--machines", default="all")
+    ap.add_argument("--val", type=float, default=0.2)
+    ap.add_argument("--events", type=int, default=10)
+    ap.add_argument("--train-stride", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def machine_paths(data: str, machines: str) -> list[Path]:
+    """The SMD machine files in numeric order, all or the comma-separated ``machines``."""
+    paths = sorted(Path(data).glob("machine-*.npz"), key=lambda p: [int(v) for v in p.stem.split("-")[1:]])
+    return paths if machines == "all" else [p for p in paths if p.stem in machines.split(",")]
+
+
 def main(argv=None) -> None:
     from sklearn.metrics import roc_auc_score
 
     import anomalib_ae
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--machines", default="all")
+    add_protocol_args(ap)
     ap.add_argument("--candidates", default="winae:10,winae:30,winae:60,ae:30")
-    ap.add_argument("--val", type=float, default=0.2)
-    ap.add_argument("--events", type=int, default=10)
-    ap.add_argument("--train-stride", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=str(DEFAULT_CACHE))
     ap.add_argument("--tag", default="")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    paths = sorted(Path(args.data).glob("machine-*.npz"), key=lambda p: [int(v) for v in p.stem.split("-")[1:]])
-    if args.machines != "all":
-        paths = [p for p in paths if p.stem in args.machines.split(",")]
+    paths = machine_paths(args.data, args.machines)
     cands = [(c.split(":")[0], int(c.split(":")[1])) for c in args.candidates.split(",")]
     t0 = time.perf_counter()
     rows = []
