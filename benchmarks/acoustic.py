@@ -54,6 +54,8 @@ OURS = {
     "idnn": ("idnn", {"n_frames": 5}),
     "idnn_wide": ("idnn", {"n_frames": 5, "hidden_dims": [128, 128, 128], "latent_dim": 16}),
     "idnn_all": ("idnn", {"n_frames": 5, "target": "all"}),
+    "sage": ("sage", {}),
+    "subspace": ("subspace", {}),
 }
 ALL_GROUPS = ("mimii_fan_id00", "mimii_fan_b")
 PEERS = ("pyod.autoencoder", "pyod.vae", "pyod.deepsvdd", "pyod.iforest", "pyod.ecod", "pyod.knn", "pyod.lof")
@@ -63,6 +65,23 @@ AGGREGATES = ("mean", "max", "quantile:0.9")
 SSL = ("ssl_id_logreg", "ssl_id_mlp")
 #: detectors that take windows (n, n_context, n_mels) instead of the 640-value vectors
 WINDOW_INPUT = {"mae"}
+#: feature settings (``--features``), the same for every detector of a run.  "frames": the DCASE frame
+#: vectors (default).  "clip_stats": one vector per clip, each log-mel band's mean and standard deviation
+#: over time, from short STFT windows (16 ms, 64 mels): found in this benchmark's issue-17 work by looking
+#: at fan id00's *test* recordings (docs/domains.md gives the grid), so not a training-data choice.
+#: "clip_stats_dcase": the same summary of the DCASE frames' log-mel (only ``summary`` changed).
+FEATURES = {
+    "frames": {},
+    "clip_stats": {"n_fft": 256, "hop_length": 128, "n_mels": 64, "summary": "mean_std"},
+    "clip_stats_dcase": {"summary": "mean_std"},
+}
+#: ours on one vector per clip: 50 training clips, so a batch of 16 (256 would be one step per epoch);
+#: ``--clip-batch`` changes it
+CLIP_BATCH = 16
+#: ours without a training loop or seed
+NO_EPOCHS = {"subspace"}
+#: ours that need frame vectors (several frames per clip)
+FRAME_ONLY = {"mae", "idnn", "idnn_wide", "idnn_all"}
 
 
 # ----------------------------------------------------------------------------- data
@@ -115,7 +134,7 @@ def featurize(feat, root: Path, rows: list[dict], perturb: str | None, cache: Pa
         assert sr == feat.sr, (r["file"], sr)
         if perturb:
             y = PERTURBATIONS[perturb](y)
-        v = feat.stack_context(feat.log_mel_signal(y))
+        v = feat.vectors(feat.log_mel_signal(y))
         frames.append(v)
         idx.append(np.full(len(v), i))
     out = np.concatenate(frames), np.concatenate(idx), len(rows)
@@ -132,7 +151,7 @@ def _save_npz(path: Path, **arrays) -> None:
 
 
 # ----------------------------------------------------------------------------- models
-def make(name: str, seed: int, epochs: int):
+def make(name: str, seed: int, epochs: int, clip_batch: int | None = None):
     import anomalib_ae
 
     if name in PEERS:
@@ -146,19 +165,25 @@ def make(name: str, seed: int, epochs: int):
             det.set_params(random_state=seed)
         return det
     base, params = OURS[name]
+    if name in NO_EPOCHS:
+        return anomalib_ae.create(base, **params)
+    if clip_batch:
+        params = {**params, "batch_size": int(clip_batch)}
     return anomalib_ae.create(base, epochs=epochs, random_state=seed, verbose=False, accelerator="cpu", **params)
 
 
 def frame_scores(name: str, seed: int, epochs: int, X_fit: np.ndarray, X_scores: list[np.ndarray],
-                 cache: Path | None, key: str):
-    """Fit on ``X_fit``, return (list of frame-score arrays, fit seconds); cached by a key of the inputs."""
-    tag = hashlib.sha1(json.dumps([name, OURS.get(name), seed, epochs if name not in PEERS else 0, key]).encode()).hexdigest()[:12]
+                 cache: Path | None, key: str, clip_batch: int | None = None):
+    """Fit on ``X_fit``, return (list of frame-score arrays, fit seconds); cached by a key of the inputs
+    (``clip_batch``: one vector per clip, our batch size)."""
+    batch = [clip_batch] if clip_batch and name not in PEERS else []  # older cache keys unchanged
+    tag = hashlib.sha1(json.dumps([name, OURS.get(name), seed, epochs if name not in PEERS else 0, key, *batch]).encode()).hexdigest()[:12]
     path = None if cache is None else cache / f"scores_{name}_{tag}.npz"
     if path is not None and path.exists():
         z = np.load(path)
         return [z[f"s{i}"] for i in range(len(X_scores))], float(z["fit_s"])
     view = (lambda a: a.reshape(len(a), 5, -1)) if name in WINDOW_INPUT else (lambda a: a)
-    det = make(name, seed, epochs)
+    det = make(name, seed, epochs, clip_batch)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -197,10 +222,17 @@ def clip_scores(s: np.ndarray, clip_index: np.ndarray, n_clips: int, how: str) -
 
 
 # ----------------------------------------------------------------------------- run
+def _cache_dir(args, group: str) -> Path | None:
+    if args.cache is None:
+        return None
+    return Path(args.cache) / group if args.features == "frames" else Path(args.cache) / args.features / group
+
+
 def run_group(args, group: str, names: list[str], feat) -> list[dict]:
     root = Path(args.data) / "acoustic"
     sp = load_split(root, group)
-    cache = None if args.cache is None else Path(args.cache) / group
+    cache = _cache_dir(args, group)
+    clip_batch = args.clip_batch if feat.summary else None
     f_fit = featurize(feat, root, sp["fit"], None, cache, "fit")
     f_hold = featurize(feat, root, sp["hold"], None, cache, "hold")
     f_pert = {p: featurize(feat, root, sp["hold"], p, cache, "hold") for p in PERTURBATIONS}
@@ -211,10 +243,9 @@ def run_group(args, group: str, names: list[str], feat) -> list[dict]:
           f"frames; validation fit {sp['n_fit_recordings']} recordings, held out {len(sp['hold'])} clips), "
           f"test {len(y_test)} clips ({y_test.sum()} anomalous)", flush=True)
     others = [g for g in ALL_GROUPS if g != group]
-    o_train = [featurize(feat, root, load_split(root, g)["train"], None,
-                         None if args.cache is None else Path(args.cache) / g, "train")[0] for g in others]
-    o_fit = [featurize(feat, root, load_split(root, g)["fit"], None,
-                       None if args.cache is None else Path(args.cache) / g, "fit")[0] for g in others]
+    o_train = [featurize(feat, root, load_split(root, g)["train"], None, _cache_dir(args, g), "train")[0]
+               for g in others]
+    o_fit = [featurize(feat, root, load_split(root, g)["fit"], None, _cache_dir(args, g), "fit")[0] for g in others]
     rows = []
     for name in names:
         for seed in args.seeds:
@@ -224,8 +255,9 @@ def run_group(args, group: str, names: list[str], feat) -> list[dict]:
                 test, fit_s = ssl_scores(name, seed, f_train[0], np.vstack(o_train), [f_test[0]])
             else:
                 val, _ = frame_scores(name, seed, args.epochs, f_fit[0],
-                                      [f_hold[0], *(f_pert[p][0] for p in PERTURBATIONS)], cache, "val")
-                test, fit_s = frame_scores(name, seed, args.epochs, f_train[0], [f_test[0]], cache, "final")
+                                      [f_hold[0], *(f_pert[p][0] for p in PERTURBATIONS)], cache, "val", clip_batch)
+                test, fit_s = frame_scores(name, seed, args.epochs, f_train[0], [f_test[0]], cache, "final",
+                                           clip_batch)
             for how in AGGREGATES:
                 normal = clip_scores(val[0], f_hold[1], f_hold[2], how)
                 v_auc = []
@@ -311,7 +343,7 @@ def summarise(rows: list[dict], groups: list[str], seeds: list[int]) -> tuple[st
 
 HEADER = ("## acoustic (MIMII fan): ours beside PyOD's detectors\n\n"
           "command: `{command}`  \nrun time: {seconds:.0f} s on {cores} cores shared with other jobs "
-          "(load average {load:.1f}), 1 torch thread; our epochs {epochs}\n\n"
+          "(load average {load:.1f}), 1 torch thread; our epochs {epochs}; features `{features}`\n\n"
           "Reference: the DCASE 2020 Task 2 baseline on fan averaged AUC 0.6516 / pAUC 0.5265 over its "
           "development machine ids (other clips and split: not directly comparable).\n\n")
 
@@ -322,7 +354,8 @@ def render_json(path: Path, out: Path | None) -> None:
     md, headline = summarise(meta["rows"], groups, meta["seeds"])
     meta["headline"] = headline
     md = HEADER.format(command=meta["command"], seconds=meta["seconds"], cores=os.cpu_count(),
-                       load=meta["load_average"][0], epochs=meta["epochs"]) + md
+                       load=meta["load_average"][0], epochs=meta["epochs"],
+                       features=json.dumps(meta.get("features", {"frames": {}}))) + md
     stem = out or path.with_suffix("")
     for p, text in ((stem.with_suffix(".json"), json.dumps(meta, indent=1)), (stem.with_suffix(".md"), md)):
         tmp = p.with_name(p.name + ".tmp")
@@ -340,6 +373,12 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=30, help="epochs of our deep detectors (PyOD's keep their defaults)")
     ap.add_argument("--cache", default=None, help="folder for cached features and scores")
     ap.add_argument("--quick", action="store_true", help="5 epochs, idnn + ae + pyod.knn + pyod.iforest, fan id00")
+    ap.add_argument("--features", default="frames", choices=list(FEATURES),
+                    help="frames: DCASE frame vectors; clip_stats: per-clip mean + std of short-window log-mel "
+                         "(found on fan id00's test recordings, see the module notes); clip_stats_dcase: the same "
+                         "summary of the DCASE log-mel")
+    ap.add_argument("--clip-batch", type=int, default=CLIP_BATCH,
+                    help="our batch size with one vector per clip (clip_stats features)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", default=None, help="result stem (default benchmarks/results/acoustic[_tag])")
     ap.add_argument("--render", default=None, help="JSON of an earlier run: rewrite its tables (next to it or --out)")
@@ -355,6 +394,8 @@ def main(argv=None) -> None:
         args.epochs, args.groups = 5, "mimii_fan_id00"
         args.detectors = args.detectors or "idnn,ae,pyod.knn,pyod.iforest"
     names = args.detectors.split(",") if args.detectors else [*OURS, *PEERS]
+    if args.features != "frames":
+        names = [n for n in names if n not in FRAME_ONLY]  # they need several frames per clip
     unknown = [n for n in names if n not in OURS and n not in PEERS and n not in SSL]
     if unknown:
         sys.exit(f"unknown detector(s) {unknown}; choose from {list(OURS) + list(PEERS) + list(SSL)}")
@@ -362,17 +403,19 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     rows = []
     for group in groups:
-        rows += run_group(args, group, names, AudioFeaturizer())
+        rows += run_group(args, group, names, AudioFeaturizer(**FEATURES[args.features]))
     seconds = time.perf_counter() - t0
     md, headline = summarise(rows, groups, args.seeds)
     header = HEADER.format(command=f"python benchmarks/{Path(__file__).name} " + " ".join(sys.argv[1:] if argv is None else argv),
-                           seconds=seconds, cores=os.cpu_count(), load=os.getloadavg()[0], epochs=args.epochs)
+                           seconds=seconds, cores=os.cpu_count(), load=os.getloadavg()[0], epochs=args.epochs,
+                           features=json.dumps({args.features: FEATURES[args.features]}))
     md = header + md
     print(md, flush=True)
     stem = Path(args.out) if args.out else RESULTS / f"acoustic{('_' + args.tag) if args.tag else ''}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     meta = {"command": " ".join(sys.argv), "seconds": round(seconds, 1), "epochs": args.epochs, "seeds": args.seeds,
-            "load_average": os.getloadavg(), "python": platform.python_version(), "perturbations": list(PERTURBATIONS),
+            "load_average": os.getloadavg(), "features": {args.features: FEATURES[args.features]},
+            "clip_batch_size_ours": args.clip_batch if args.features != "frames" else None, "python": platform.python_version(), "perturbations": list(PERTURBATIONS),
             "ours": {k: v for k, v in OURS.items() if k in names}, "peers": [p for p in PEERS if p in names],
             "headline": headline, "rows": rows}
     for path, text in ((stem.with_suffix(".json"), json.dumps(meta, indent=1)), (stem.with_suffix(".md"), md)):

@@ -53,7 +53,8 @@ def test_image_folder_fit_score_explain(tmp_path, image_dirs):
     assert len(pd.read_csv(tmp_path / "ex" / "contributions.csv")) == 3
 
 
-def test_audio_folder_with_zero_length_clip(tmp_path):
+@pytest.mark.parametrize("config", ["acoustic.yaml", "acoustic_clip.yaml"])
+def test_audio_folder_with_zero_length_clip(tmp_path, config):
     m = datasets.load_mimii_sample()
     train, new = tmp_path / "train", tmp_path / "new"
     train.mkdir()
@@ -64,7 +65,7 @@ def test_audio_folder_with_zero_length_clip(tmp_path):
         shutil.copy(p, new)
     (new / "zero.wav").write_bytes(b"")
     model = tmp_path / "fan.pt"
-    res = run("fit", "--config", CONFIGS / "acoustic.yaml", "--input", train, "--model", model, *FAST)
+    res = run("fit", "--config", CONFIGS / config, "--input", train, "--model", model, *FAST)
     assert res.exit_code == 0, res.output
     res = run("score", "--model", model, "--input", new, "--output", tmp_path / "s.csv")
     assert res.exit_code == 0, res.output

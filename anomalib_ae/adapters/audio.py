@@ -14,7 +14,7 @@ __all__ = ["AudioAdapter"]
 
 #: Parameters handed to :class:`~anomalib_ae.data.AudioFeaturizer`.
 FEATURIZER_PARAMS = ("sr", "n_mels", "n_fft", "hop_length", "power", "n_context", "eps", "fmin", "fmax",
-                     "clip_seconds", "hop_seconds", "channel")
+                     "clip_seconds", "hop_seconds", "channel", "summary")
 
 
 class AudioAdapter(Adapter):
@@ -24,6 +24,9 @@ class AudioAdapter(Adapter):
     ----------
     sr, n_mels, n_fft, hop_length, power, n_context, eps, fmin, fmax
         As :class:`~anomalib_ae.data.AudioFeaturizer` (DCASE baseline defaults).
+    summary : {None, "mean_std"}, default=None
+        ``"mean_std"``: one vector per clip (each band's mean and standard deviation over
+        time) instead of frame vectors; see :class:`~anomalib_ae.data.AudioFeaturizer`.
     clip_seconds, hop_seconds, channel
         Long recordings cut into overlapping clips (items ``rec.wav#t=12.0-22.0`` with
         ``file``, ``start_s``, ``end_s`` columns), and the channel of multi-channel files.
@@ -36,7 +39,7 @@ class AudioAdapter(Adapter):
 
     def __init__(self, sr=16000, n_mels=128, n_fft=1024, hop_length=512, power=2.0, n_context=5,
                  eps=2.220446049250313e-16, fmin=0.0, fmax=None, clip_seconds=None, hop_seconds=None, channel=None,
-                 clip_aggregate="mean"):
+                 clip_aggregate="mean", summary=None):
         self.sr = sr
         self.n_mels = n_mels
         self.n_fft = n_fft
@@ -50,6 +53,7 @@ class AudioAdapter(Adapter):
         self.hop_seconds = hop_seconds
         self.channel = channel
         self.clip_aggregate = clip_aggregate
+        self.summary = summary
 
     def fit_transform(self, data, y=None) -> Features:
         from anomalib_ae.data import AudioFeaturizer
@@ -82,10 +86,15 @@ class AudioAdapter(Adapter):
         maps, mels, contribs, method = [], [], [], ""
         for i in top:
             c, method = feature_contributions(detector, f.X[f.clip_index == pos[i]], reference, attribute)
-            m = spectrogram_error_map(c, n_mels, n_context)
+            mel = r.log_mel([result.table["path"].iloc[i]])[0]
+            if getattr(r, "summary", None):  # one vector per clip: a band's mean and std parts, no time axis
+                band = c[0, :n_mels] + c[0, n_mels:]
+                m = np.repeat(band[:, None], 1 if mel is None else mel.shape[1], axis=1)
+            else:
+                m = spectrogram_error_map(c, n_mels, n_context)
             maps.append(m)
             contribs.append(m.mean(axis=1))
-            mels.append(r.log_mel([result.table["path"].iloc[i]])[0])
+            mels.append(mel)
         return Explanation(method=method, feature_names=[f"mel{j:03d}" for j in range(n_mels)], top=list(top),
                            item_ids=self._item_ids(result, top), scores=result.scores[top],
                            contributions=np.array(contribs).reshape(len(top), n_mels), attributions=maps,

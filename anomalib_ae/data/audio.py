@@ -119,10 +119,17 @@ class AudioFeaturizer:
     channel : int or None, default=None
         Multi-channel files: ``None`` averages the channels, an int keeps that channel
         (0-based; MIMII users often keep channel 0).
+    summary : {None, "mean_std"}, default=None
+        ``None``: frame vectors with context (DCASE).  ``"mean_std"``: one vector per clip,
+        the mean and the standard deviation over time of each log-mel band (``2 * n_mels``
+        values: the clip's spectral shape and how much each band fluctuates).  With short
+        STFT windows the standard deviation sees amplitude modulation faster than the
+        DCASE frames resolve (e.g. a fan's imbalance); ``n_context`` is then unused.
 
     Notes
     -----
-    Clips shorter than ``n_context`` STFT frames give no vector and are reported in ``errors``.
+    Clips shorter than ``n_context`` STFT frames (two with ``summary``) give no vector and
+    are reported in ``errors``.
     """
 
     def __init__(
@@ -139,6 +146,7 @@ class AudioFeaturizer:
         clip_seconds: float | None = None,
         hop_seconds: float | None = None,
         channel: int | None = None,
+        summary: str | None = None,
     ):
         self.sr = sr
         self.n_mels = n_mels
@@ -152,14 +160,27 @@ class AudioFeaturizer:
         self.clip_seconds = clip_seconds
         self.hop_seconds = hop_seconds
         self.channel = channel
+        self.summary = summary
 
     _PARAMS = ("sr", "n_mels", "n_fft", "hop_length", "power", "n_context", "eps", "fmin", "fmax",
-               "clip_seconds", "hop_seconds", "channel")
+               "clip_seconds", "hop_seconds", "channel", "summary")
+    _SUMMARIES = (None, "mean_std")
 
     @property
     def n_features(self) -> int:
-        """Length of one frame vector, ``n_mels * n_context``."""
-        return int(self.n_mels) * int(self.n_context)
+        """Length of one vector: ``n_mels * n_context`` frames, ``2 * n_mels`` with ``summary``."""
+        return int(self.n_mels) * (2 if self.summary else int(self.n_context))
+
+    @property
+    def min_frames(self) -> int:
+        """STFT frames a clip needs to give a vector."""
+        return 2 if self.summary else int(self.n_context)
+
+    def vectors(self, spec: np.ndarray) -> np.ndarray:
+        """A clip's ``(n_mels, T)`` log-mel spectrogram -> its vectors (frames with context, or one summary)."""
+        if self.summary is None:
+            return self.stack_context(spec)
+        return np.concatenate([spec.mean(axis=1), spec.std(axis=1)])[None, :].astype(np.float32, copy=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters."""
@@ -260,6 +281,8 @@ class AudioFeaturizer:
             raise ValueError("hop_seconds needs clip_seconds (the length of the clips a recording is cut into)")
         if self.hop_seconds is not None and not float(self.hop_seconds) > 0:
             raise ValueError(f"hop_seconds must be > 0, got {self.hop_seconds!r}")
+        if self.summary not in self._SUMMARIES:
+            raise ValueError(f"summary must be one of {list(self._SUMMARIES)}, got {self.summary!r}")
         rows: list[np.ndarray] = []
         idx: list[np.ndarray] = []
         ok: list[str] = []
@@ -279,12 +302,13 @@ class AudioFeaturizer:
                 every.append(item)
                 segs.append(seg or Segment(p, p, 0.0, len(y) / float(self.sr)))
                 n_stft = 1 + len(y) // int(self.hop_length)  # librosa's centred STFT
-                if n_stft < int(self.n_context):
+                if n_stft < self.min_frames:
+                    need = "2 (summary)" if self.summary else f"n_context={self.n_context}"
                     errors.append(FileError(item, f"clip too short: {len(y)} samples give {n_stft} STFT "
-                                                  f"frame(s), fewer than n_context={self.n_context}"))
+                                                  f"frame(s), fewer than {need}"))
                     continue
                 try:
-                    vec = self.stack_context(self.log_mel_signal(y))
+                    vec = self.vectors(self.log_mel_signal(y))
                 except Exception as exc:  # noqa: BLE001
                     errors.append(FileError(item, describe_exception(exc)))
                     continue

@@ -31,6 +31,25 @@ def test_dcase_frames_on_shipped_clips(sample):
     np.testing.assert_array_equal(b.frames[0, 128:256], b.frames[1, :128])
 
 
+def test_clip_summary_is_band_mean_and_std(sample, tmp_path):
+    paths = sample["paths"][:3]
+    f = AudioFeaturizer(n_fft=256, hop_length=128, n_mels=64, summary="mean_std")
+    b = f.transform_files(paths)
+    assert b.frames.shape == (3, 128) and f.n_features == 128
+    assert b.clip_index.tolist() == [0, 1, 2]
+    spec = f.log_mel(paths[1:2])[0]  # (64, 251)
+    np.testing.assert_allclose(b.frames[1, :64], spec.mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(b.frames[1, 64:], spec.std(axis=1), rtol=1e-5)
+    # survives the model-file dictionary; an unknown summary and a one-frame clip are errors naming them
+    assert AudioFeaturizer.from_dict(json.loads(json.dumps(f.to_dict()))).summary == "mean_std"
+    with pytest.raises(ValueError, match="summary must be one of"):
+        AudioFeaturizer(summary="median").transform_files(paths[:1])
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(100, np.float32), 16000)  # one STFT frame at hop 128: no std
+    e = f.transform_files([short]).errors
+    assert len(e) == 1 and "fewer than 2 (summary)" in e[0].message
+
+
 def test_folder_input_and_labels(sample):
     b = AudioFeaturizer(n_mels=32, n_context=2).transform_files(mimii_sample_dir())
     assert b.n_clips == 40 and b.frames.shape[1] == 64
