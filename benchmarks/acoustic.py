@@ -3,6 +3,8 @@
     python benchmarks/acoustic.py                       # fan id00 and fan b, seed 0
     python benchmarks/acoustic.py --groups mimii_fan_id00 --seeds 0 1 2 --cache /work/cache/mimii
     python benchmarks/acoustic.py --quick               # 5 epochs, 2 of ours + 2 peers (smoke run)
+    python benchmarks/acoustic.py --features clip_stats --epochs 100 --clip-batch 32 --seeds 0 1 2
+                                                        # one vector per clip (configs/acoustic_clip.yaml)
 
 Protocol (as ``benchmarks/domains.py acoustic``): each group on its own; the first half of the
 *normal source recordings* (sorted by ``source_path``) train, the rest plus every anomalous
