@@ -94,6 +94,13 @@ CANDIDATES: dict[str, dict] = {
     "ens_w_svddw_iforest": {"name": "ensemble", "flat": True, "members": [
         ("sage", {"hidden_dims": [256, 64]}), ("deepsvdd", {"hidden_dims": [256, 128], "latent_dim": 64}), "pyod.iforest"]},
     "ens_five": {"name": "ensemble", "flat": True, "members": ["sage", "deepsvdd", "ae", "pyod.iforest", "pyod.ecod"]},
+    # ours without a training loop: projection onto the span of the per-pixel standardised training images
+    "subspace_flat": {"name": "subspace", "flat": True},
+    "subspace_flat_v90": {"name": "subspace", "flat": True, "params": {"n_components": 0.9}},
+    "ens_sage_subspace": {"name": "ensemble", "flat": True, "members": ["sage", "subspace"]},
+    "ens_sage3_subspace": {"name": "ensemble", "flat": True, "members": ["sage", "sage", "sage", "subspace"]},
+    # three flattened sage (the shipped config) + one convolutional sage on the images
+    "ens_sage3flat_sageimg": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"})] * 3 + ["sage"]},
     "pyod_pca": {"name": "pyod.pca", "flat": True},
     "pyod_ocsvm": {"name": "pyod.ocsvm", "flat": True},
     "sage_lr3": {"name": "sage", "flat": True, "params": {"lr": 3e-3}},
@@ -120,6 +127,8 @@ _PYOD_DEEP_EPOCHS = {"pyod.autoencoder": "epoch_num", "pyod.vae": "epoch_num", "
 #: Benchmark settings under ``--set``: 4 latent samples keep the VAE's ELBO scoring of 10,000 images cheap;
 #: SAGE with the nearest latent neighbour (k=1) rather than 5 (chosen on MNIST classes 2, 3, 5, 8, seed 0,
 #: 2000 images, 10 epochs: +0.2 to +0.7 AUROC on each; k=1 is also the better kNN on raw MNIST pixels).
+#: ours without epochs or a seed (closed-form fit)
+NO_TRAINING = ("subspace",)
 DEFAULT_OVERRIDES = {"vae": {"n_samples": 4}, "sage": {"n_neighbors": 1}}
 
 
@@ -231,6 +240,8 @@ def _budget(reg: str, epochs: int, seed: int | None, accelerator: str) -> dict:
     """The benchmark's budget for our deep detector ``reg`` (nothing for PyOD's classical members)."""
     if reg.startswith("pyod."):
         return {"calibration": "train"} if seed is None else {"calibration": "train", "random_state": seed}
+    if reg in NO_TRAINING:
+        return {}
     params = dict(epochs=epochs, batch_size=128, random_state=seed, verbose=False, accelerator=accelerator)
     if reg in ("deepsvdd", "deepsad"):
         params["pretrain_epochs"] = epochs
