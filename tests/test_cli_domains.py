@@ -77,6 +77,14 @@ def test_audio_folder_with_zero_length_clip(tmp_path, config):
     res = run("explain", "-m", model, "-i", new, "-o", tmp_path / "ex", "-k", 2)
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "ex").glob("spectrogram_*.png"))) == 2
+    top = pd.read_csv(tmp_path / "ex" / "contributions.csv")
+    assert len(top) == 2 and top["feature_1"].str.fullmatch(r"mel\d{3}").all()  # per-band contributions
+    fitted = anomalib_ae.load(model)
+    if config == "acoustic_clip.yaml":  # one vector of 2 x 64 values per clip; its map has no time axis
+        assert fitted.detector_.n_features_in_ == 128
+        assert "no time axis" in fitted.adapter_.figure_options()["error_title"]
+    else:
+        assert "error_title" not in fitted.adapter_.figure_options()
 
 
 @pytest.fixture

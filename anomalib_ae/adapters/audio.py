@@ -101,8 +101,12 @@ class AudioAdapter(Adapter):
                            kind=self.kind, log_mels=mels, result=result)
 
     def figure_options(self) -> dict[str, Any]:
-        """Seconds per STFT frame of the fitted featurizer (time axis of the maps)."""
-        return {"hop_seconds": float(self.reader_.hop_length) / float(self.reader_.sr)}
+        """Seconds per STFT frame of the fitted featurizer (time axis of the maps); a clip summary's map
+        is per band only, and its title says so."""
+        opts: dict[str, Any] = {"hop_seconds": float(self.reader_.hop_length) / float(self.reader_.sr)}
+        if getattr(self.reader_, "summary", None):
+            opts["error_title"] = "contribution per mel band (one vector per clip: no time axis)"
+        return opts
 
     def to_dict(self) -> dict[str, Any]:
         return self.reader_.to_dict()

@@ -26,12 +26,12 @@ def safe_name(text) -> str:
 
 def save_explanation_figures(explanation, out: Path, *, threshold: float | None = None,
                              timestamp_col: str = "timestamp", entity_col: str | None = None,
-                             hop_seconds: float | None = None) -> list[Path]:
+                             hop_seconds: float | None = None, error_title: str | None = None) -> list[Path]:
     """Write the figures of an :class:`~anomalib_ae.explain.Explanation` into ``out``; return their paths.
 
     Images: one ``heatmap_<rank>_<name>.png`` per explained item. Audio: one
     ``spectrogram_<rank>_<name>.png`` per explained clip (``hop_seconds`` labels the time
-    axis). Telemetry: ``timeline.png``, or one ``timeline_<entity>.png`` per entity.
+    axis, ``error_title`` names the error map). Telemetry: ``timeline.png``, or one ``timeline_<entity>.png`` per entity.
     """
     import matplotlib
 
@@ -53,7 +53,7 @@ def save_explanation_figures(explanation, out: Path, *, threshold: float | None 
         for k, name in enumerate(ex.item_ids):
             if ex.log_mels[k] is None:
                 continue
-            disp = SpectrogramErrorDisplay.from_explanation(ex, k, hop_seconds=hop_seconds)
+            disp = SpectrogramErrorDisplay.from_explanation(ex, k, hop_seconds=hop_seconds, error_title=error_title)
             p = out / f"spectrogram_{k + 1:02d}_{safe_name(name)}.png"
             disp.figure_.savefig(p, dpi=100)
             plt.close(disp.figure_)

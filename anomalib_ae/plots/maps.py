@@ -101,7 +101,8 @@ class AnomalyMapDisplay:
 
 
 # ----------------------------------------------------------------------------- audio
-def plot_spectrogram_error(log_mel, error_map, *, axes=None, title: str | None = None, hop_seconds: float | None = None):
+def plot_spectrogram_error(log_mel, error_map, *, axes=None, title: str | None = None, hop_seconds: float | None = None,
+                           error_title: str | None = None):
     """Log-mel spectrogram (top) and its reconstruction-error map (bottom), aligned in time.
 
     Parameters
@@ -111,6 +112,8 @@ def plot_spectrogram_error(log_mel, error_map, *, axes=None, title: str | None =
     axes : two axes, optional
     hop_seconds : float, optional
         Seconds per STFT frame (``hop_length / sr``) to label the time axis in seconds.
+    error_title : str, optional
+        Title of the error map (default: per mel band and frame).
     """
     import matplotlib.pyplot as plt
 
@@ -130,7 +133,7 @@ def plot_spectrogram_error(log_mel, error_map, *, axes=None, title: str | None =
     a1 = axes[1].imshow(pad, origin="lower", aspect="auto", cmap="viridis", extent=ext)
     axes[1].set_ylabel("mel band")
     axes[1].set_xlabel("time (s)" if hop_seconds else "STFT frame")
-    axes[1].set_title("reconstruction error per mel band and frame", fontsize=9)
+    axes[1].set_title(error_title or "reconstruction error per mel band and frame", fontsize=9)
     plt.colorbar(a1, ax=axes[1], fraction=0.04)
     return axes
 
@@ -143,17 +146,19 @@ class SpectrogramErrorDisplay:
     error_map: np.ndarray
     title: str | None = None
     hop_seconds: float | None = None
+    error_title: str | None = None
 
     @classmethod
-    def from_explanation(cls, explanation, k: int = 0, hop_seconds: float | None = None):
+    def from_explanation(cls, explanation, k: int = 0, hop_seconds: float | None = None,
+                         error_title: str | None = None):
         """The ``k``-th explained clip of an audio :class:`~anomalib_ae.explain.Explanation`."""
         ex = explanation
         title = f"{str(ex.item_ids[k]).split('/')[-1]}  score {ex.scores[k]:.3g}"
-        return cls(ex.log_mels[k], ex.attributions[k], title, hop_seconds).plot()
+        return cls(ex.log_mels[k], ex.attributions[k], title, hop_seconds, error_title).plot()
 
     def plot(self, axes=None):
         self.axes_ = plot_spectrogram_error(self.log_mel, self.error_map, axes=axes, title=self.title,
-                                            hop_seconds=self.hop_seconds)
+                                            hop_seconds=self.hop_seconds, error_title=self.error_title)
         self.figure_ = self.axes_[0].figure
         self.figure_.tight_layout()
         return self
