@@ -107,3 +107,32 @@ def test_quick_run_writes_tables(tmp_path):
              "--out", str(tmp_path)])
     md = (tmp_path / "telemetry_peers_quick.md").read_text()
     assert "ours:winae@30 | 2 |" in md and "deepod:USAD | 2 |" in md
+
+
+def test_seeds_table_counts_a_seed_once_and_refuses_other_settings(tmp_path):
+    import json
+
+    import telemetry_seeds
+
+    def run(seed, auroc_winae, methods=("ours:winae@30",), stride=10):
+        rows = [dict(machine=mc, method=m, family=m.split(":")[0], auroc=auroc_winae + d, best_f1=0.5, f1_pa=0.8,
+                     range_f1=0.4, fit_s=1.0, score_s=1.0)
+                for m in methods for mc, d in (("machine-1-1", 0.05), ("machine-1-2", -0.05))]
+        return {"rows": rows, "methods": list(methods),
+                "settings": {"window": 30, "train_stride": stride, "epochs": 10, "seed": seed, "deepod": {}}}
+
+    paths = []
+    for i, r in enumerate([run(0, 0.9, ("ours:winae@30", "pyod:pyod.knn@30")), run(0, 0.9), run(1, 0.8), run(2, 0.7)]):
+        paths.append(tmp_path / f"r{i}.json")
+        paths[-1].write_text(json.dumps(r))
+    out = tmp_path / "seeds"
+    telemetry_seeds.main([*map(str, paths), "--out", str(out)])
+    t = json.loads(out.with_suffix(".json").read_text())["table"]
+    assert t["ours:winae@30"]["seeds"] == 3  # seed 0 is in two files, counted once
+    assert t["ours:winae@30"]["auroc"] == pytest.approx(0.8) and t["ours:winae@30"]["auroc_sd"] == pytest.approx(np.std([0.9, 0.8, 0.7]))
+    assert t["pyod:pyod.knn@30"]["seeds"] == 1
+    assert "(deterministic)" in out.with_suffix(".md").read_text()
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(run(3, 0.9, stride=1)))
+    with pytest.raises(SystemExit, match="differ in more than the seed"):
+        telemetry_seeds.main([str(paths[0]), str(other), "--out", str(out)])
