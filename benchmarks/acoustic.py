@@ -43,6 +43,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_results  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results"
@@ -358,11 +361,7 @@ def render_json(path: Path, out: Path | None) -> None:
     md = HEADER.format(command=meta["command"], seconds=meta["seconds"], cores=os.cpu_count(),
                        load=meta["load_average"][0], epochs=meta["epochs"],
                        features=json.dumps(meta.get("features", {"frames": {}}))) + md
-    stem = out or path.with_suffix("")
-    for p, text in ((stem.with_suffix(".json"), json.dumps(meta, indent=1)), (stem.with_suffix(".md"), md)):
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, p)
+    write_results(out or path.with_suffix(""), meta, md)
     print(md)
 
 
@@ -414,16 +413,12 @@ def main(argv=None) -> None:
     md = header + md
     print(md, flush=True)
     stem = Path(args.out) if args.out else RESULTS / f"acoustic{('_' + args.tag) if args.tag else ''}"
-    stem.parent.mkdir(parents=True, exist_ok=True)
     meta = {"command": " ".join(sys.argv), "seconds": round(seconds, 1), "epochs": args.epochs, "seeds": args.seeds,
             "load_average": os.getloadavg(), "features": {args.features: FEATURES[args.features]},
             "clip_batch_size_ours": args.clip_batch if args.features != "frames" else None, "python": platform.python_version(), "perturbations": list(PERTURBATIONS),
             "ours": {k: v for k, v in OURS.items() if k in names}, "peers": [p for p in PEERS if p in names],
             "headline": headline, "rows": rows}
-    for path, text in ((stem.with_suffix(".json"), json.dumps(meta, indent=1)), (stem.with_suffix(".md"), md)):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_results(stem, meta, md)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ training clips' vectors (DCASE frames: clip score = mean of frame scores), AUC /
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 import warnings
@@ -27,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import acoustic as A  # noqa: E402
+from _results import write_results  # noqa: E402
 
 #: name -> AudioFeaturizer parameters
 SETTINGS = {
@@ -104,14 +103,7 @@ def main(argv=None) -> None:
         lines.append(f"| {r['group']} | {r['setting']} | `{r['detector']}` | {r['auc']:.3f} | {r['pauc']:.3f} | {rev} |")
     md = "\n".join(lines) + "\n"
     print(md)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((out.with_suffix(".json"), json.dumps({"command": " ".join(sys.argv), "seconds": seconds,
-                                                               "settings": SETTINGS, "rows": rows}, indent=1)),
-                       (out.with_suffix(".md"), md)):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_results(args.out, {"command": " ".join(sys.argv), "seconds": seconds, "settings": SETTINGS, "rows": rows}, md)
 
 
 if __name__ == "__main__":

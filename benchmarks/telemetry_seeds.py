@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ("auroc", "best_f1", "f1_pa", "range_f1")
@@ -72,12 +74,7 @@ def main(argv=None) -> None:
         lines.append(f"| `{m}`{note} | {t['seeds']} | {t['machines']} | " + " | ".join(cell(k) for k in METRICS) + " |")
     md = "\n".join(lines) + "\n"
     print(md)
-    out = Path(args.out)
-    for path, text in ((out.with_suffix(".json"), json.dumps({"runs": args.runs, "table": table}, indent=1)),
-                       (out.with_suffix(".md"), md)):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_results(args.out, {"runs": args.runs, "table": table}, md)
 
 
 if __name__ == "__main__":
