@@ -99,6 +99,9 @@ CANDIDATES: dict[str, dict] = {
     "subspace_flat_v90": {"name": "subspace", "flat": True, "params": {"n_components": 0.9}},
     "ens_sage_subspace": {"name": "ensemble", "flat": True, "members": ["sage", "subspace"]},
     "ens_sage3_subspace": {"name": "ensemble", "flat": True, "members": ["sage", "sage", "sage", "subspace"]},
+    "sage_flat_k10": {"name": "sage", "flat": True, "params": {"n_neighbors": 10}},
+    "sage_flat_tw05": {"name": "sage", "flat": True, "params": {"task_weight": 0.5}},
+    "sage_flat_tw2": {"name": "sage", "flat": True, "params": {"task_weight": 2.0}},
     # three flattened sage (the shipped config) + one convolutional sage on the images
     "ens_sage3flat_sageimg": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"})] * 3 + ["sage"]},
     "pyod_pca": {"name": "pyod.pca", "flat": True},
