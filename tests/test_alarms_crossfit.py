@@ -54,3 +54,48 @@ def test_short_training_period_is_cross_fitted_out_of_fold():
     with pytest.warns(UserWarning, match="training timestamps"):  # auto: in-sample with a warning
         assert Pipeline("ae", kind="telemetry", adapter_params=params, detector_params=FAST).fit(
             df.iloc[:20]).calibration_method_ == "train"
+
+
+@pytest.mark.parametrize("kind", ["telemetry", "audio"])
+def test_fold_models_train_as_long_as_the_final_model(monkeypatch, kind):
+    """Early stopping on a few validation items would stop fold models earlier than the final model and
+    inflate the out-of-fold scores; the fold models get the final model's epochs, without early stopping."""
+    import anomalib_ae.alarms as alarms
+
+    fits = []
+    real = alarms._fit_detector
+
+    def spy(pipe, adapter, X, schedule=None):
+        det = real(pipe, adapter, X, schedule)
+        fits.append((schedule, det.get_params()["patience"], det.n_epochs_))
+        return det
+
+    monkeypatch.setattr(alarms, "_fit_detector", spy)
+    params = {**FAST, "epochs": 40, "patience": 1}  # early stopping on noise: stops at a seed-dependent epoch
+    if kind == "telemetry":
+        pipe = Pipeline("ae", kind="telemetry", adapter_params={"window": 8, "stride": 1, "entity_col": "machine"},
+                        detector_params=params, calibration="crossfit").fit(_frame(60))
+    else:
+        from anomalib_ae.datasets import load_mimii_sample
+
+        paths = load_mimii_sample()["paths"][:12]
+        pipe = Pipeline("ae", kind="audio", adapter_params={"n_mels": 16},
+                        detector_params=params, calibration="crossfit").fit(paths)
+    assert pipe.calibration_method_ == "crossfit"
+    (first, patience0, n_final), *folds = fits
+    assert first is None and patience0 == 1 and n_final == pipe.detector_.n_epochs_ < 40  # the final model stopped early
+    assert len(folds) >= 2
+    for schedule, patience, n in folds:
+        assert schedule == {"epochs": n_final, "patience": None} and patience is None and n == n_final
+
+
+def test_fitted_schedule_names_every_stage():
+    import anomalib_ae
+
+    X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    assert anomalib_ae.create("ae", **FAST).fitted_schedule() == {}  # not fitted yet
+    svdd = anomalib_ae.create("deepsvdd", **FAST, pretrain_epochs=3).fit(X)
+    assert svdd.fitted_schedule() == {"epochs": svdd.n_epochs_, "patience": None, "pretrain_epochs": svdd.n_pretrain_epochs_}
+    cvad = anomalib_ae.create("cvad", **FAST).fit(X)
+    assert cvad.fitted_schedule() == {"epochs": cvad.n_epochs_, "patience": None, "disc_epochs": cvad.n_disc_epochs_}
+    assert not hasattr(anomalib_ae.create("pyod.knn"), "fitted_schedule")  # no epochs: fold models fit as they are

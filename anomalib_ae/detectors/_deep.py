@@ -134,6 +134,17 @@ class BaseDeepDetector(BaseDetector):
         )
         self.n_epochs_ = result.epochs_run
 
+    def fitted_schedule(self) -> dict:
+        """Parameters that train a fresh copy as long as this fit ran, without early stopping.
+
+        Cross-fitted calibration trains its fold models with them, so that the out-of-fold
+        scores come from models trained like this one (on a small training set, early
+        stopping on a handful of validation samples stops the fold models far earlier).
+        Empty before fitting.
+        """
+        n = getattr(self, "n_epochs_", None)
+        return {} if n is None else {"epochs": int(n), "patience": None}
+
     def _fit_kwargs(self, seed: int) -> dict:
         return dict(
             epochs=self.epochs,

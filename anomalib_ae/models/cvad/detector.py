@@ -160,6 +160,13 @@ patience, input_kind, random_state, accelerator, verbose, contamination
             return self._build_discriminator() if name == "discriminator_" else self._build_module()
 
     # ------------------------------------------------------------------ training
+    def fitted_schedule(self) -> dict:
+        """As :meth:`BaseDeepDetector.fitted_schedule`, with the discriminator stage's length too."""
+        out = super().fitted_schedule()
+        if out and getattr(self, "n_disc_epochs_", None) is not None:
+            out["disc_epochs"] = int(self.n_disc_epochs_)
+        return out
+
     def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
         super()._train(X_train, None, X_val, None, seed)  # stage 1: the cascade VAE
         for p in self.module_.parameters():

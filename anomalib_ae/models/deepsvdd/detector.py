@@ -141,6 +141,13 @@ class _SVDDDetector(BaseDeepDetector):
             )
         return super()._fit_labels(n, y)
 
+    def fitted_schedule(self) -> dict:
+        """As :meth:`BaseDeepDetector.fitted_schedule`, with the pre-training stage's length too."""
+        out = super().fitted_schedule()
+        if out and getattr(self, "n_pretrain_epochs_", None) is not None:
+            out["pretrain_epochs"] = int(self.n_pretrain_epochs_)
+        return out
+
     def _train(self, X_train, y_train, X_val, y_val, seed: int) -> None:
         normal = X_train if y_train is None else X_train[y_train != 1]
         normal = normal if len(normal) >= 2 else X_train
