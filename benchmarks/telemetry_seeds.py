@@ -65,11 +65,24 @@ def main(argv=None) -> None:
     order = sorted(methods, key=lambda m: -table[m]["auroc"])
     lines = ["## SMD against its peers, several seeds", "",
              f"runs: {', '.join(Path(p).name for p in args.runs)}; settings {next(iter(settings))}", "",
-             "Mean over the machines per seed, then mean ± std over the seeds the method has.", "",
+             "Mean over the machines per seed, then mean ± std over the seeds the method has. **Bold**: best of "
+             "ours, _italic_: best peer (PyOD or DeepOD), per column, among the methods that ran on every machine.", "",
              "| method | seeds | machines | AUROC | best F1 | F1-PA | range F1 |", "|---|---|---|---|---|---|---|"]
+    full = max(t["machines"] for t in table.values())  # best-of marks only among methods on every machine
+    ours = [m for m in methods if not m.startswith(("pyod:", "deepod:")) and table[m]["machines"] == full]
+    peers = [m for m in methods if m.startswith(("pyod:", "deepod:")) and table[m]["machines"] == full]
+    best = {(side, k): max(ms, key=lambda m: table[m][k]) for side, ms in (("ours", ours), ("peer", peers)) if ms
+            for k in METRICS}
     for m in order:
         t = table[m]
-        cell = (lambda k: f"{t[k]:.4f}" + (f" ± {t[k + '_sd']:.4f}" if t["seeds"] > 1 else ""))
+        side = "peer" if m in peers else "ours"
+
+        def cell(k):
+            v = f"{t[k]:.4f}" + (f" ± {t[k + '_sd']:.4f}" if t["seeds"] > 1 else "")
+            if best.get((side, k)) == m:
+                v = f"**{v}**" if side == "ours" else f"_{v}_"
+            return v
+
         note = " (deterministic)" if m.startswith(DETERMINISTIC) else ""
         lines.append(f"| `{m}`{note} | {t['seeds']} | {t['machines']} | " + " | ".join(cell(k) for k in METRICS) + " |")
     md = "\n".join(lines) + "\n"
