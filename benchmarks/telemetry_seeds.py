@@ -2,12 +2,13 @@
 
     python benchmarks/telemetry_peers.py --methods ours:ae,ours:winae,pyod:pyod.deepsvdd,pyod:pyod.autoencoder,\\
         pyod:pyod.vae,pyod:pyod.iforest --window 30 --seed 1 --tag seed1        # and --seed 2 --tag seed2
-    python benchmarks/telemetry_seeds.py        # results/telemetry_peers.json (seed 0) + _seed0, _seed1, _seed2
+    python benchmarks/telemetry_peers.py --methods deepod:COUTA --seed 1 --tag deepod_seed1    # DeepOD too
+    python benchmarks/telemetry_seeds.py        # results/telemetry_peers.json (seed 0) + every *seed<N>.json
 
 Reads the result files of ``telemetry_peers.py`` runs that differ only in ``--seed`` (same machines,
 windows, training stride and epochs; checked) and writes ``results/telemetry_seeds.{json,md}``.
 A (method, seed) in several files counts once. A method is shown with the seeds it has (PyOD's kNN, LOF and ECOD are
-deterministic; DeepOD's models ran with seed 0 only).
+deterministic).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def machine_means(run: dict) -> dict[str, dict]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", nargs="*", default=[str(RESULTS / f"telemetry_peers{t}.json")
-                                                for t in ("", "_seed0", "_seed1", "_seed2")])
+    ap.add_argument("runs", nargs="*", default=[str(RESULTS / "telemetry_peers.json"),
+                                                *map(str, sorted(RESULTS.glob("telemetry_peers*seed[0-9]*.json")))])
     ap.add_argument("--out", default=str(RESULTS / "telemetry_seeds"))
     args = ap.parse_args(argv)
     runs = [json.loads(Path(p).read_text()) for p in args.runs]
