@@ -55,6 +55,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import atomic_write  # noqa: E402
+
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -362,12 +364,6 @@ def markdown(res: dict) -> str:
     return "\n".join(L) + "\n"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="the default: 4 SMD machines and 160 test tiles")
@@ -432,8 +428,8 @@ def main(argv=None) -> dict:
                 res.setdefault("earlier_runs", {})[part] = old.get("earlier_runs", {}).get(part) or {
                     k: old.get(k) for k in ("command", "platform", "seconds")}
     md = markdown(res)
-    atomic_write_text(RESULTS / f"{a.out}.json", json.dumps(res, indent=1, default=float))
-    atomic_write_text(RESULTS / f"{a.out}.md", md)
+    atomic_write(RESULTS / f"{a.out}.json", json.dumps(res, indent=1, default=float))
+    atomic_write(RESULTS / f"{a.out}.md", md)
     print(md)
     return res
 

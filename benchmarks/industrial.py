@@ -44,7 +44,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -52,6 +51,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import atomic_write  # noqa: E402  (re-exported: industrial_select*.py import it from here)
+
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results"
 CONFIG = REPO / "configs" / "industrial.yaml"
@@ -138,13 +140,6 @@ def cache_key(name: str, params: dict, Xtr: np.ndarray, Xte: np.ndarray) -> str:
     h.update(Xtr.tobytes())
     h.update(Xte.tobytes())
     return f"{name.replace('.', '_')}_{h.hexdigest()[:16]}"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def occlusion_maps(det, Xte: np.ndarray, median: np.ndarray, patch: int = OCCLUSION_PATCH,
