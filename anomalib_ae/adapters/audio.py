@@ -87,7 +87,7 @@ class AudioAdapter(Adapter):
         for i in top:
             c, method = feature_contributions(detector, f.X[f.clip_index == pos[i]], reference, attribute)
             mel = r.log_mel([result.table["path"].iloc[i]])[0]
-            if getattr(r, "summary", None):  # one vector per clip: a band's mean and std parts, no time axis
+            if r.summary:  # one vector per clip: a band's mean and std parts, no time axis
                 band = c[0, :n_mels] + c[0, n_mels:]
                 m = np.repeat(band[:, None], 1 if mel is None else mel.shape[1], axis=1)
             else:
@@ -104,7 +104,7 @@ class AudioAdapter(Adapter):
         """Seconds per STFT frame of the fitted featurizer (time axis of the maps); a clip summary's map
         is per band only, and its title says so."""
         opts: dict[str, Any] = {"hop_seconds": float(self.reader_.hop_length) / float(self.reader_.sr)}
-        if getattr(self.reader_, "summary", None):
+        if self.reader_.summary:
             opts["error_title"] = "contribution per mel band (one vector per clip: no time axis)"
         return opts
 
