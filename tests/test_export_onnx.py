@@ -25,6 +25,8 @@ CASES = [
     ("deepsvdd", {}, VEC),
     ("deepsvdd", {"objective": "soft-boundary"}, VEC),
     ("deepsvdd", {}, IMG),
+    ("goad", {}, VEC),
+    ("goad", {"hidden_dims": (4, 8)}, IMG),
 ]
 
 

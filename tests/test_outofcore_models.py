@@ -22,6 +22,7 @@ SMALL = {
     "riad": dict(hidden_dims=(4, 8), cell_sizes=(2,), train_crop=None),
     "sage": {},
     "winae": dict(metric_norm="train"),
+    "goad": dict(hidden_dims=(8,)),  # random maps drawn at build time, a buffer of the module
 }
 FITTED = ("mean_", "scale_", "decision_scores_", "calibration_scores_", "threshold_", "train_mean_",
           "train_scale_", "train_median_", "residual_scale_", "residual_q99_")

@@ -8,6 +8,7 @@ from anomalib_ae.detectors.base import BaseDetector
 from anomalib_ae.models.ae.detector import AutoEncoder
 from anomalib_ae.models.cvad.detector import CVAD
 from anomalib_ae.models.deepsvdd.detector import DeepSAD, DeepSVDD
+from anomalib_ae.models.goad.detector import GOAD
 from anomalib_ae.models.idnn.detector import InterpolationDNN
 from anomalib_ae.models.mae.detector import MaskedAutoEncoder
 from anomalib_ae.models.riad.detector import RIAD
@@ -21,6 +22,7 @@ from anomalib_ae.detectors.ensemble import Ensemble  # noqa: E402
 
 __all__ = [
     "CVAD",
+    "GOAD",
     "SAGE",
     "AutoEncoder",
     "BaseDetector",

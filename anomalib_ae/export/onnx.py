@@ -29,7 +29,7 @@ from torch import nn
 __all__ = ["ExportError", "EXPORTABLE", "export_onnx"]
 
 #: Registered detector names whose scoring graph can be exported.
-EXPORTABLE = ("ae", "vae", "deepsvdd", "deepsad")
+EXPORTABLE = ("ae", "vae", "deepsvdd", "deepsad", "goad")
 
 
 class ExportError(ValueError):

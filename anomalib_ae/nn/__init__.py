@@ -33,6 +33,7 @@ NETWORKS = {
     "RIADNet": "riad.network",
     "MetricRMSEAutoEncoderNet": "winae.network",
     "SubspaceNet": "subspace.network",
+    "TransformClassifierNet": "goad.network",
 }
 
 

@@ -21,7 +21,7 @@ from make_model_files_v1 import data  # noqa: E402
 
 #: detectors registered after the version-1 files were written (no v1 file can exist for them); their
 #: save / load round trips are tested in their own test files (idnn: tests/test_idnn.py)
-ADDED_AFTER_V1 = {"idnn", "riad", "subspace", "winae"}
+ADDED_AFTER_V1 = {"goad", "idnn", "riad", "subspace", "winae"}
 
 
 def test_every_registered_detector_and_adapter_is_covered():
