@@ -104,6 +104,16 @@ CANDIDATES: dict[str, dict] = {
     "sage_flat_tw2": {"name": "sage", "flat": True, "params": {"task_weight": 2.0}},
     # three flattened sage (the shipped config) + one convolutional sage on the images
     "ens_sage3flat_sageimg": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"})] * 3 + ["sage"]},
+    # the transformation classifier (rotation prediction on the images), alone and beside the shipped three flat sage
+    "goad": {"name": "goad"},
+    "ens_sage3flat_goad": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"})] * 3 + ["goad"]},
+    "ens_sage3flat_goad_w": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"})] * 3 + ["goad"],
+                             "params": {"combine": "weighted", "weights": [1, 1, 1, 3]}},
+    "ens_sageflat_goad": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"}), "goad"]},
+    "ens_sage3flat_goad_w2": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"})] * 3 + ["goad"],
+                              "params": {"combine": "weighted", "weights": [1, 1, 1, 6]}},
+    "ens_sage3flat_goad2_w": {"name": "ensemble", "members": [("sage", {"input_kind": "flat"})] * 3 + ["goad"] * 2,
+                              "params": {"combine": "weighted", "weights": [1, 1, 1, 1.5, 1.5]}},
     "pyod_pca": {"name": "pyod.pca", "flat": True},
     "pyod_ocsvm": {"name": "pyod.ocsvm", "flat": True},
     "sage_lr3": {"name": "sage", "flat": True, "params": {"lr": 3e-3}},

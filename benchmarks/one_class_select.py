@@ -24,6 +24,7 @@ Writes ``benchmarks/results/one_class_select[_TAG].json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -41,6 +42,7 @@ from one_class_images import (  # noqa: E402  (benchmarks/ is not a package)
     OURS,
     PEER_NAMES,
     RESULTS,
+    ROOT,
     fit_and_score,
     load_dataset,
     make_preprocessor,
@@ -69,7 +71,10 @@ def validation_split(y_train: np.ndarray, normal_class: int, seed: int, max_trai
 
 
 def run_candidate(ds: str, cand: str, c: int, seed: int, args) -> dict:
-    cache = args.cache / f"{ds}_{cand}_c{c}_s{seed}_n{args.max_train}_e{args.epochs}.npz"
+    tag = cand
+    if "config" in CANDIDATES[cand]:  # a shipped config: its scores change with the file, so its text keys the cache
+        tag += "-" + hashlib.sha1((ROOT / CANDIDATES[cand]["config"]).read_bytes()).hexdigest()[:8]
+    cache = args.cache / f"{ds}_{tag}_c{c}_s{seed}_n{args.max_train}_e{args.epochs}.npz"
     x_train, y_train, _, _ = load_dataset(ds, args.data_dir)
     fit_idx, val_idx, labels = validation_split(y_train, c, seed, args.max_train, args.val_normal, args.val_anomalies)
     if cache.is_file():

@@ -41,7 +41,9 @@ def test_flat_images_score_as_their_flattened_rows(name, tmp_path):
 def test_one_class_images_config_fits_and_scores_a_folder(tmp_path):
     cfg = yaml.safe_load(CONFIG.read_text())
     assert cfg["detector"]["name"] == "ensemble"
-    assert all(m[1]["input_kind"] == "flat" for m in cfg["detector"]["params"]["detectors"])
+    members = cfg["detector"]["params"]["detectors"]
+    # the sage members see flattened images, the rotation classifier the images themselves
+    assert [(m[0], m[1].get("input_kind", "auto")) for m in members] == [("sage", "flat")] * 3 + [("goad", "auto")]
     images = datasets.pneumonia_png_dir()
     model, out = tmp_path / "m.pt", tmp_path / "s.csv"
     res = CliRunner().invoke(cli, ["fit", "--config", str(CONFIG), "--input", str(images / "good"), "--model", str(model)],
@@ -52,3 +54,5 @@ def test_one_class_images_config_fits_and_scores_a_folder(tmp_path):
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out)
     assert len(df) == len(list((images / "pneumonia").iterdir())) and df["score"].notna().all()
+    det = anomalib_ae.load(model).detector_
+    assert [m.input_kind_ for m in det.detectors_] == ["vector"] * 3 + ["image"]

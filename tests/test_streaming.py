@@ -100,7 +100,7 @@ def test_telemetry_chunked_scores_equal_one_piece(telemetry_pipes, tmp_path, str
     data.to_csv(path, index=False)
     one = pipe.score_items(pd.read_csv(path)).table
     assert one["error"].notna().sum() > 5  # the unfillable rows are in the test
-    for chunk_rows in (1, 2, 5, 8, 9, 64, 10_000):
+    for chunk_rows in (1, 5, 8, 9, 64, 10_000):  # 2 dropped for the CI budget: 1 and 5 bracket it
         parts = []
         summary = score_stream(pipe, path, parts.append, chunk_rows=chunk_rows)
         assert all(len(t) for t in parts)  # empty releases are not written
