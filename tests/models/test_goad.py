@@ -40,7 +40,7 @@ def test_rotated_images_score_above_upright_ones_and_scores_survive_a_model_file
     turned = det.score(np.rot90(test, 1, axes=(1, 2)).copy())
     # trained on upright images only, it cannot tell which way a turned image was rotated
     assert turned.min() > normal.max() and turned.mean() > 2 * normal.mean()
-    assert det.error_map(test[:2]) is None  # no per-pixel error: explanations use occlusion
+    assert det.error_map(test[:2]) is None  # no per-pixel error: explanations attribute the score instead
     det.save(tmp_path / "goad.pt")
     np.testing.assert_array_equal(anomalib_ae.load(tmp_path / "goad.pt").score(test), normal)
 

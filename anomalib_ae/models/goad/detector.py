@@ -22,7 +22,7 @@ class GOAD(BaseDeepDetector):
     ``n_transforms`` random linear maps to ``latent_dim`` values and a dense classifier, GOAD's
     transformations for general data (Bergman & Hoshen, 2020; cross-entropy, not its triplet
     centre loss). See :mod:`anomalib_ae.models.goad.network`. There is no per-value error map
-    (``error_map`` is None): explanations use occlusion.
+    (``error_map`` is None): explanations attribute the score (integrated gradients by default, or occlusion).
 
     Parameters
     ----------
