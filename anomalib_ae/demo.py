@@ -34,6 +34,9 @@ def run_demo(output_dir: str | Path = "anomalib_ae_demo", detector: str = "ae", 
     defaults = {"random_state": seed, "verbose": False}
     if detector in ("ae",):
         defaults.update(epochs=100, patience=10)
+    # PyOD's detectors (and ours without a training loop) have no `verbose` / `random_state`: pass what it takes
+    valid = anomalib_ae.get_detector_class(detector)().get_params(deep=False)
+    defaults = {k: v for k, v in defaults.items() if k in valid}
     det = anomalib_ae.create(detector, **{**defaults, **params}).fit(X[train])
     scores = det.score(X[test])
     proba = det.predict_proba(X[test])[:, 1]
