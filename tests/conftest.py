@@ -49,12 +49,19 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+#: markers whose tests run only when named in ``-m`` (``-m benchmark``, ``-m notebook``)
+OPT_IN_MARKERS = ("benchmark", "notebook")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Long benchmark runs stay out unless asked for by name (``-m benchmark``), also when another
-    ``-m`` expression (``-m "not slow"``, the quick inner loop) replaces the default one."""
-    if "benchmark" in (config.getoption("markexpr") or ""):
-        return
-    kept = [item for item in items if item.get_closest_marker("benchmark") is None]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("benchmark")])
-        items[:] = kept
+    """Long benchmark runs and the notebooks stay out unless asked for by name (``-m benchmark``,
+    ``-m notebook``), also when another ``-m`` expression (``-m "not slow"``, the quick inner loop)
+    replaces the default one."""
+    expr = config.getoption("markexpr") or ""
+    for marker in OPT_IN_MARKERS:
+        if marker in expr:
+            continue
+        out = [item for item in items if item.get_closest_marker(marker) is not None]
+        if out:
+            config.hook.pytest_deselected(items=out)
+            items[:] = [item for item in items if item.get_closest_marker(marker) is None]

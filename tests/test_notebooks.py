@@ -20,7 +20,8 @@ def test_notebooks_are_found():
     assert {"quickstart", "medical", "industrial", "acoustic", "hpc_telemetry"} <= names
 
 
-@pytest.mark.slow  # 35-70 s each (measured)
+@pytest.mark.notebook  # run with `python -m pytest -m notebook` (CI does; out of the default suite's 10 minutes)
+@pytest.mark.slow  # 11-32 s each on 2 cores (measured)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
