@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import prod
 from numbers import Integral
 
 from anomalib_ae.detectors._deep import BaseDeepDetector
@@ -105,8 +106,6 @@ accelerator, strategy, devices, num_nodes, precision, verbose, contamination, th
     def _latent_dim(self) -> int:
         if self.latent_dim is not None:
             return int(self.latent_dim)
-        from math import prod
-
         return min(32, prod(self.model_shape_))
 
     def _build_module(self):

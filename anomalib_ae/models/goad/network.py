@@ -91,17 +91,19 @@ class TransformClassifierNet(AnomalyModule):
         z = torch.einsum("nd,kdr->knr", x.flatten(1), self.projections)
         return z.reshape(-1, z.shape[-1])
 
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``(K * n, K)``: the classifier's logits of every transformed sample, in :meth:`transformed`'s order."""
+        return self.classifier(self.transformed(x))
+
     def _nll(self, x: torch.Tensor) -> torch.Tensor:
         """``(K, n)``: negative log-likelihood of the right transformation, per transformation and sample."""
-        logits = self.classifier(self.transformed(x))
         k = self.n_transforms
         target = torch.arange(k, device=x.device).repeat_interleave(x.shape[0])
-        return F.cross_entropy(logits, target, reduction="none").view(k, x.shape[0])
+        return F.cross_entropy(self._logits(x), target, reduction="none").view(k, x.shape[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(n, K, K)``: for each sample and transformation, the classifier's logits."""
-        logits = self.classifier(self.transformed(x))
-        return logits.view(self.n_transforms, x.shape[0], -1).transpose(0, 1)
+        return self._logits(x).view(self.n_transforms, x.shape[0], -1).transpose(0, 1)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self._nll(x).mean()
